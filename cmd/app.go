@@ -1,0 +1,70 @@
+// Package cmd is syncbox's command-line surface: one file per command, each
+// turning flags into the plain option structs of packages run and limits.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Version is set at build time with -ldflags "-X syncbox/cmd.Version=...".
+var Version = "dev"
+
+// exitError carries an exit code out of an action without printing twice.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// usageError is a bad flag or value: exit code 2, message names the flag.
+func usageError(format string, a ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, a...)}
+}
+
+func exitCode(code int) error { return &exitError{code: code} }
+
+// App builds the CLI. Output streams are parameters so tests can run it.
+func App(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:      "syncbox",
+		Usage:     "run one data-pipeline connector in its own container, with a memory diagnosis",
+		Version:   Version,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors are printed by Main with the exit code they map to.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
+			return usageError("%v", err)
+		},
+		Commands: []*cli.Command{
+			runCommand(),
+			doctorCommand(),
+			cleanupCommand(),
+			versionCommand(),
+		},
+	}
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string) int {
+	err := App(os.Stdout, os.Stderr).Run(args)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "syncbox:", ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "syncbox:", err)
+	// urfave/cli reports unknown commands and flags as plain errors.
+	return 2
+}

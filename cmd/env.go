@@ -1,0 +1,142 @@
+package cmd
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"syncbox/run/container"
+)
+
+// baseEnv is what every connector gets; nothing else of the runner's
+// environment leaks in (a cron job's secrets stay with the cron job).
+func baseEnv() []string {
+	return []string{"PATH=" + container.DefaultPath, "LANG=C.UTF-8", "HOME=/tmp"}
+}
+
+// buildEnv applies --env-file files, then --env values (later wins).
+// "--env K" passes K through from the runner's environment if it is set.
+func buildEnv(envFlags, envFiles []string, lookup func(string) (string, bool)) ([]string, error) {
+	vars := map[string]string{}
+	order := []string{}
+	set := func(k, v string) {
+		if _, ok := vars[k]; !ok {
+			order = append(order, k)
+		}
+		vars[k] = v
+	}
+	for _, kv := range baseEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		set(k, v)
+	}
+	for _, f := range envFiles {
+		if err := readEnvFile(f, set); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range envFlags {
+		k, v, hasValue := strings.Cut(e, "=")
+		if err := checkEnvName(k); err != nil {
+			return nil, fmt.Errorf("--env %q: %w", e, err)
+		}
+		if !hasValue {
+			val, ok := lookup(k)
+			if !ok {
+				continue // passing through an unset variable sets nothing
+			}
+			v = val
+		}
+		set(k, v)
+	}
+	env := make([]string, 0, len(order))
+	for _, k := range order {
+		env = append(env, k+"="+vars[k])
+	}
+	return env, nil
+}
+
+func readEnvFile(path string, set func(k, v string)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("--env-file %s:%d: expected KEY=VALUE, got %q", path, n, truncate(line, 60))
+		}
+		k = strings.TrimSpace(k)
+		if err := checkEnvName(k); err != nil {
+			return fmt.Errorf("--env-file %s:%d: %w", path, n, err)
+		}
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		set(k, v)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("--env-file %s: %w", path, err)
+	}
+	return nil
+}
+
+func checkEnvName(k string) error {
+	if k == "" {
+		return fmt.Errorf("empty variable name")
+	}
+	for i, r := range k {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return fmt.Errorf("invalid variable name %q", k)
+		}
+	}
+	return nil
+}
+
+// parseBind reads SRC[:DST[:ro|rw]]; DST defaults to SRC, mode to ro.
+func parseBind(s string) (container.Bind, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 || parts[0] == "" {
+		return container.Bind{}, fmt.Errorf("--bind %q: expected SRC[:DST[:ro|rw]]", s)
+	}
+	src, err := filepath.Abs(parts[0])
+	if err != nil {
+		return container.Bind{}, fmt.Errorf("--bind %q: %w", s, err)
+	}
+	b := container.Bind{Source: src, Destination: src}
+	if len(parts) >= 2 && parts[1] != "" {
+		if !filepath.IsAbs(parts[1]) {
+			return container.Bind{}, fmt.Errorf("--bind %q: destination %q must be absolute", s, parts[1])
+		}
+		b.Destination = filepath.Clean(parts[1])
+	}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+		case "rw":
+			b.Writable = true
+		default:
+			return container.Bind{}, fmt.Errorf("--bind %q: mode must be ro or rw, not %q", s, parts[2])
+		}
+	}
+	if _, err := os.Stat(b.Source); err != nil {
+		return container.Bind{}, fmt.Errorf("--bind %q: %w", s, err)
+	}
+	return b, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

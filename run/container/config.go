@@ -1,0 +1,184 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/cgroups"
+	devcfg "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"golang.org/x/sys/unix"
+)
+
+// Network is the container's network mode.
+type Network string
+
+const (
+	NetworkNone Network = "none" // a private network namespace with only loopback
+	NetworkHost Network = "host" // the host's network namespace
+)
+
+// ParseNetwork reads a --network value.
+func ParseNetwork(s string) (Network, error) {
+	switch Network(s) {
+	case NetworkNone, NetworkHost:
+		return Network(s), nil
+	}
+	return "", fmt.Errorf("unknown network mode %q (want none or host)", s)
+}
+
+// Defaults for what a Spec leaves zero.
+const (
+	DefaultPids     = 512
+	DefaultTmpBytes = 64 << 20
+	DefaultUID      = 65534
+	DefaultHostname = "syncbox"
+	nofileLimit     = 4096
+	cgroupPrefix    = "syncbox-"
+	cpuPeriodMicros = 100000
+)
+
+// Spec describes one container run. Zero values mean the defaults above.
+type Spec struct {
+	ID          string   // unique run id: letters, digits, '-' (used in paths and the cgroup name)
+	Args        []string // Args[0] as given; resolved with Resolve
+	Env         []string // the complete environment; nothing is inherited
+	Binds       []Bind
+	Network     Network
+	MemoryBytes int64   // hard limit, no swap beyond it; 0 = none
+	Pids        int64   // max processes; 0 = DefaultPids
+	CPUs        float64 // CPU quota in cores; 0 = none
+	UID, GID    int     // 0 means DefaultUID; root is never used
+	Hostname    string
+	TmpBytes    int64 // size of the private /tmp and /dev/shm tmpfs
+	Cwd         string
+
+	bindExe string // resolved executable to bind in, if outside /usr
+}
+
+func (s *Spec) normalize() error {
+	if s.ID == "" || !validID(s.ID) {
+		return fmt.Errorf("invalid run id %q", s.ID)
+	}
+	if len(s.Args) == 0 {
+		return fmt.Errorf("no command")
+	}
+	exe, needsBind, err := Resolve(s.Args[0])
+	if err != nil {
+		return err
+	}
+	s.Args = append([]string{exe}, s.Args[1:]...)
+	if needsBind {
+		s.bindExe = exe
+	}
+	if s.Network == "" {
+		s.Network = NetworkNone
+	}
+	if s.Pids == 0 {
+		s.Pids = DefaultPids
+	}
+	if s.UID == 0 {
+		s.UID = DefaultUID
+	}
+	if s.GID == 0 {
+		s.GID = s.UID
+	}
+	if s.Hostname == "" {
+		s.Hostname = DefaultHostname
+	}
+	if s.TmpBytes == 0 {
+		s.TmpBytes = DefaultTmpBytes
+	}
+	if s.Cwd == "" {
+		s.Cwd = "/tmp"
+	}
+	for _, b := range s.Binds {
+		if err := checkBind(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validID(id string) bool {
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return len(id) <= 64
+}
+
+// CgroupName is the single-level cgroup name of run id, relative to the
+// runner's own cgroup in each hierarchy.
+func CgroupName(id string) string { return cgroupPrefix + id }
+
+// libcontainerConfig turns a Spec into libcontainer's configuration.
+func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
+	ns := configs.Namespaces{
+		{Type: configs.NEWNS}, {Type: configs.NEWUTS}, {Type: configs.NEWIPC},
+		{Type: configs.NEWPID}, {Type: configs.NEWCGROUP},
+	}
+	var networks []*configs.Network
+	if s.Network == NetworkNone {
+		ns = append(ns, configs.Namespace{Type: configs.NEWNET})
+		networks = []*configs.Network{{Type: "loopback"}}
+	}
+	var rules []*devcfg.Rule
+	for _, d := range specconv.AllowedDevices {
+		rules = append(rules, &d.Rule)
+	}
+	res := &cgroups.Resources{
+		PidsLimit: &s.Pids,
+		Devices:   rules,
+	}
+	if s.MemoryBytes > 0 {
+		res.Memory = s.MemoryBytes
+		if swapAccounting() {
+			res.MemorySwap = s.MemoryBytes // memory+swap = memory: no swap beyond the limit
+		}
+	}
+	if s.CPUs > 0 {
+		res.CpuPeriod = cpuPeriodMicros
+		res.CpuQuota = int64(s.CPUs * cpuPeriodMicros)
+	}
+	return &configs.Config{
+		Rootfs:            rootfs,
+		Readonlyfs:        true,
+		RootPropagation:   unix.MS_PRIVATE | unix.MS_REC,
+		Hostname:          s.Hostname,
+		Namespaces:        ns,
+		Networks:          networks,
+		Mounts:            mounts(s),
+		Devices:           specconv.AllowedDevices,
+		MaskPaths:         maskedPaths,
+		ReadonlyPaths:     readonlyPaths,
+		Capabilities:      &configs.Capabilities{}, // none, in every set
+		NoNewPrivileges:   true,
+		ParentDeathSignal: int(unix.SIGKILL),
+		Rlimits: []configs.Rlimit{
+			{Type: unix.RLIMIT_NOFILE, Hard: nofileLimit, Soft: nofileLimit},
+			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
+		},
+		Cgroups: &cgroups.Cgroup{
+			Path:      CgroupName(s.ID),
+			Resources: res,
+		},
+	}
+}
+
+// swapAccounting reports whether a cgroup v1 host accounts swap (the memsw
+// files exist); on cgroup v2 libcontainer translates MemorySwap itself.
+func swapAccounting() bool {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return true
+	}
+	mnt, err := cgroups.FindCgroupMountpoint("", "memory")
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(mnt, "memory.memsw.limit_in_bytes"))
+	return err == nil
+}

@@ -1,0 +1,321 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+
+	// Without the device manager libcontainer refuses the device rules
+	// every container needs ("cgroup manager is not configured...").
+	_ "github.com/opencontainers/cgroups/devices"
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// Paths says where a runner keeps its per-run state on the host.
+type Paths struct {
+	Root string // default DefaultRoot()
+}
+
+// DefaultRoot is $SYNCBOX_RUN_DIR or /run/syncbox: a tmpfs on most hosts,
+// so a reboot leaves nothing behind. It must not contain the syncbox binary
+// (libcontainer's self-exe sealing fails on overlapping paths).
+func DefaultRoot() string {
+	if r := os.Getenv("SYNCBOX_RUN_DIR"); r != "" {
+		return r
+	}
+	return "/run/syncbox"
+}
+
+func (p Paths) root() string {
+	if p.Root == "" {
+		return DefaultRoot()
+	}
+	return p.Root
+}
+func (p Paths) runsDir() string         { return filepath.Join(p.root(), "runs") }
+func (p Paths) lcRoot() string          { return filepath.Join(p.root(), "lc") }
+func (p Paths) runDir(id string) string { return filepath.Join(p.runsDir(), id) }
+
+// Exit is how the container's first process ended.
+type Exit struct {
+	Code     int            // exit code when it exited
+	Signaled bool           // true when it was killed by a signal
+	Signal   syscall.Signal // the signal, when Signaled
+}
+
+func (e Exit) String() string {
+	if e.Signaled {
+		return "killed by signal " + unix.SignalName(e.Signal)
+	}
+	return fmt.Sprintf("exited with code %d", e.Code)
+}
+
+// Container is one started run. Its methods are safe for concurrent use.
+type Container struct {
+	ID     string
+	Stdout *os.File // the read end of the connector's stdout
+
+	paths  Paths
+	runDir string
+	lock   *os.File
+	lc     *libcontainer.Container
+	proc   *libcontainer.Process
+	cg     map[string]string
+
+	waited chan struct{}
+	exit   Exit
+	werr   error
+
+	destroyOnce sync.Once
+	destroyErr  error
+}
+
+// Start creates the container for s and starts its command. stdin is
+// forwarded (nil means /dev/null); stderr receives the connector's stderr.
+// On error everything created so far is removed again.
+func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retErr error) {
+	if err := s.normalize(); err != nil {
+		return nil, &SetupError{Op: "spec", Err: err}
+	}
+	c := &Container{ID: s.ID, paths: p, runDir: p.runDir(s.ID), waited: make(chan struct{})}
+	defer func() {
+		if retErr != nil {
+			if err := c.Destroy(); err != nil {
+				retErr = fmt.Errorf("%w (and cleanup failed: %v)", retErr, err)
+			}
+		}
+	}()
+	if err := c.claimRunDir(); err != nil {
+		return c, &SetupError{Op: "state dir", Err: err}
+	}
+	rootfs := filepath.Join(c.runDir, "rootfs")
+	if err := buildRootfs(rootfs, &s); err != nil {
+		return c, &SetupError{Op: "rootfs", Err: err}
+	}
+	if err := os.MkdirAll(p.lcRoot(), 0o700); err != nil {
+		return c, &SetupError{Op: "state dir", Err: err}
+	}
+	lc, err := libcontainer.Create(p.lcRoot(), s.ID, libcontainerConfig(&s, rootfs))
+	if err != nil {
+		return c, &SetupError{Op: "create container", Err: err}
+	}
+	c.lc = lc
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		return c, &SetupError{Op: "stdout pipe", Err: err}
+	}
+	c.Stdout = r
+	if stdin == nil {
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return c, &SetupError{Op: "stdin", Err: err}
+		}
+		defer devnull.Close()
+		stdin = devnull
+	}
+	c.proc = &libcontainer.Process{
+		Args:   s.Args,
+		Env:    s.Env,
+		UID:    s.UID,
+		GID:    s.GID,
+		Cwd:    s.Cwd,
+		Stdin:  stdin,
+		Stdout: w,
+		Stderr: stderr,
+		Init:   true,
+	}
+	started := make(chan error, 1)
+	go c.runAndWait(started)
+	err = <-started
+	w.Close() // the connector holds its own copy; EOF comes when it exits
+	if err != nil {
+		return c, &SetupError{Op: "start", Err: err}
+	}
+	st, err := lc.State()
+	if err != nil {
+		return c, &SetupError{Op: "container state", Err: err}
+	}
+	// Destroy empties the manager's map: keep a copy for final figures.
+	c.cg = make(map[string]string, len(st.CgroupPaths))
+	for k, v := range st.CgroupPaths {
+		c.cg[k] = v
+	}
+	return c, nil
+}
+
+// runAndWait starts the process and waits for it on one locked OS thread:
+// the parent-death signal fires when the thread that forked the container
+// exits, so that thread must live exactly as long as the run.
+func (c *Container) runAndWait(started chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(c.waited)
+	if err := c.lc.Run(c.proc); err != nil {
+		c.werr = err
+		started <- err
+		return
+	}
+	started <- nil
+	ps, err := c.proc.Wait()
+	if ps == nil {
+		c.werr = fmt.Errorf("wait for connector: %w", err)
+		return
+	}
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case ws.Signaled():
+		c.exit = Exit{Code: 128 + int(ws.Signal()), Signaled: true, Signal: ws.Signal()}
+	default:
+		c.exit = Exit{Code: ws.ExitStatus()}
+	}
+}
+
+// Done is closed when the connector has exited.
+func (c *Container) Done() <-chan struct{} { return c.waited }
+
+// Wait blocks until the connector exits and says how.
+func (c *Container) Wait() (Exit, error) {
+	<-c.waited
+	return c.exit, c.werr
+}
+
+// Pid is the connector's pid in the host's pid namespace.
+func (c *Container) Pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	pid, _ := c.proc.Pid()
+	return pid
+}
+
+// Signal sends sig to the connector (PID 1 of the container). A PID 1
+// ignores signals it has no handler for, so callers follow up with Kill.
+func (c *Container) Signal(sig os.Signal) error {
+	if c.proc == nil {
+		return nil
+	}
+	return c.proc.Signal(sig)
+}
+
+// Kill kills every process of the container.
+func (c *Container) Kill() error {
+	if c.lc == nil {
+		return nil
+	}
+	err := c.lc.Signal(unix.SIGKILL)
+	if err != nil && errors.Is(err, libcontainer.ErrNotRunning) {
+		return nil
+	}
+	return err
+}
+
+// CgroupPaths maps each cgroup v1 controller (and "" for the v2 unified
+// hierarchy) to the container's cgroup directory. Valid after Destroy too,
+// though the directories are gone by then.
+func (c *Container) CgroupPaths() map[string]string { return c.cg }
+
+// Destroy kills whatever still runs, removes the cgroups, libcontainer's
+// state and the run directory, and releases the run's lock. Idempotent.
+func (c *Container) Destroy() error {
+	c.destroyOnce.Do(func() {
+		var errs []error
+		if c.lc != nil {
+			if err := c.lc.Destroy(); err != nil {
+				errs = append(errs, fmt.Errorf("destroy container: %w", err))
+			}
+		}
+		if c.Stdout != nil {
+			c.Stdout.Close()
+		}
+		if err := removeRunDir(c.runDir); err != nil {
+			errs = append(errs, err)
+		}
+		if c.lock != nil {
+			c.lock.Close()
+		}
+		c.destroyErr = errors.Join(errs...)
+	})
+	return c.destroyErr
+}
+
+// claimRunDir creates runs/<id> with a held lock. It is built under a
+// temporary dot-name and renamed, so cleanup never sees a run directory
+// whose lock is not yet held.
+func (c *Container) claimRunDir() error {
+	if err := os.MkdirAll(c.paths.runsDir(), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(c.paths.runsDir(), ".new-"+c.ID+"-")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(tmp, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		os.RemoveAll(tmp)
+		return fmt.Errorf("lock run dir: %w", err)
+	}
+	fmt.Fprintf(f, "pid %d\n", os.Getpid())
+	if err := os.Rename(tmp, c.runDir); err != nil {
+		f.Close()
+		os.RemoveAll(tmp)
+		return fmt.Errorf("run %s: %w", c.ID, err)
+	}
+	c.lock = f
+	return nil
+}
+
+// removeRunDir deletes a run directory, refusing if anything is still
+// mounted below it: RemoveAll through a live bind mount would delete host
+// files. Mounts live in the container's own namespace, so normally there
+// are none here.
+func removeRunDir(dir string) error {
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return nil
+	}
+	if mp, err := mountedBelow(dir); err != nil {
+		return err
+	} else if mp != "" {
+		return fmt.Errorf("not removing %s: %s is still mounted", dir, mp)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove run dir: %w", err)
+	}
+	return nil
+}
+
+func mountedBelow(dir string) (string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("read mountinfo: %w", err)
+	}
+	prefix := filepath.Clean(dir) + "/"
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == filepath.Clean(dir) || strings.HasPrefix(f[4], prefix)) {
+			return f[4], nil
+		}
+	}
+	return "", nil
+}
+
+// SetupError means the host could not run the container: a missing kernel
+// feature, a permission, a bad bind. It maps to exit code 6.
+type SetupError struct {
+	Op  string
+	Err error
+}
+
+func (e *SetupError) Error() string { return "container " + e.Op + ": " + e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }

@@ -1,0 +1,20 @@
+// Package container starts one command inside its own Linux container with
+// runc's libcontainer and removes every trace of it afterwards.
+//
+// One file per isolation concern, so the file list reads like the feature
+// list: rootfs.go decides what of the host filesystem is visible, config.go
+// the namespaces, capabilities, rlimits and cgroup resources, container.go
+// the process lifecycle, cleanup.go the recovery of runs whose runner died.
+//
+// The package knows nothing about flags, records or reports: it takes a Spec
+// and gives back an exit status and the cgroup paths to read figures from.
+//
+// Layout on the host, under Paths.Root (default /run/syncbox):
+//
+//	runs/<id>/lock    flock held by the live runner; free means the runner died
+//	runs/<id>/rootfs  the container's empty, read-only root with bind mounts
+//	lc/<id>/          libcontainer's own state (state.json)
+//
+// Cgroups are created with a relative, single-level path "syncbox-<id>" so
+// they nest under the runner's own cgroup in every hierarchy.
+package container
