@@ -97,6 +97,12 @@ func reclaim(p Paths, id string) ([]Leftover, error) {
 	if c, err := libcontainer.Load(p.lcRoot(), id); err == nil {
 		pids, _ := c.Processes()
 		_ = c.Signal(unix.SIGKILL)
+		// SIGKILL is asynchronous: Destroy refuses a container still running.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if st, err := c.Status(); err != nil || st == libcontainer.Stopped {
+				break
+			}
+		}
 		if err := c.Destroy(); err != nil {
 			errs = append(errs, fmt.Errorf("destroy container: %w", err))
 		} else {

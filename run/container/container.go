@@ -112,13 +112,19 @@ func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retE
 		return c, &SetupError{Op: "stdout pipe", Err: err}
 	}
 	c.Stdout = r
-	if stdin == nil {
-		devnull, err := os.Open(os.DevNull)
+	// libcontainer hands the connector real fds: stand in /dev/null.
+	if stdin == nil || stderr == nil {
+		devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		if err != nil {
-			return c, &SetupError{Op: "stdin", Err: err}
+			return c, &SetupError{Op: "stdio", Err: err}
 		}
 		defer devnull.Close()
-		stdin = devnull
+		if stdin == nil {
+			stdin = devnull
+		}
+		if stderr == nil {
+			stderr = devnull
+		}
 	}
 	c.proc = &libcontainer.Process{
 		Args:   s.Args,

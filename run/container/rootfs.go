@@ -57,8 +57,8 @@ func buildRootfs(rootfs string, s *Spec) error {
 		"passwd": fmt.Sprintf("root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"+
 			"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"+
 			"%s:x:%d:%d:syncbox connector:/tmp:/usr/sbin/nologin\n", user, s.UID, s.GID),
-		"group": fmt.Sprintf("root:x:0:\nnogroup:x:65534:\n%s:x:%d:\n", user, s.GID),
-		"hosts": fmt.Sprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", s.Hostname),
+		"group":         fmt.Sprintf("root:x:0:\nnogroup:x:65534:\n%s:x:%d:\n", user, s.GID),
+		"hosts":         fmt.Sprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", s.Hostname),
 		"hostname":      s.Hostname + "\n",
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
 	}
