@@ -11,12 +11,14 @@ import (
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
 	"syncbox/cmd"
+	"syncbox/run/container"
 )
 
 func init() {
 	// libcontainer re-executes this binary as "syncbox init" inside the new
 	// namespaces; that path must reach Init before anything else runs.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
+		container.PrepareInit()
 		libcontainer.Init()
 	}
 }

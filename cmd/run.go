@@ -41,6 +41,7 @@ func runCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (default: the command's base name)"},
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID` the run belongs to"},
+			&cli.StringFlag{Name: "run-id", Usage: "use `ID` for this run (letters, digits, '-'; default: time + random) to correlate with a scheduler's job id"},
 			&cli.StringSliceFlag{Name: "bind", Usage: "expose `SRC[:DST[:ro|rw]]` inside (repeatable; read-only by default)"},
 			&cli.StringSliceFlag{Name: "env", Usage: "set `K=V` inside, or pass K through from here (repeatable)"},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read K=V lines from `FILE` (repeatable)"},
@@ -63,6 +64,7 @@ func runAction(c *cli.Context) error {
 	}
 	o := run.Options{
 		Command:     args,
+		RunID:       c.String("run-id"),
 		Name:        c.String("name"),
 		Tenant:      c.String("tenant"),
 		Pids:        c.Int64("pids"),
@@ -74,6 +76,9 @@ func runAction(c *cli.Context) error {
 		Stderr:      os.Stderr,
 	}
 	var err error
+	if o.RunID != "" && !container.ValidID(o.RunID) {
+		return usageError("--run-id %q: use up to 64 letters, digits and '-'", o.RunID)
+	}
 	if o.Network, err = container.ParseNetwork(c.String("network")); err != nil {
 		return usageError("--network: %v", err)
 	}

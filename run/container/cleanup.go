@@ -246,3 +246,7 @@ func removeIfUnlocked(dir string) error {
 	}
 	return removeRunDir(dir)
 }
+
+// CgroupDirs lists where run id's cgroup lives (or would live) in every
+// hierarchy: children of the runner's own cgroups, nowhere else.
+func CgroupDirs(id string) []string { return ownCgroupDirs(CgroupName(id)) }

@@ -59,7 +59,7 @@ type Spec struct {
 }
 
 func (s *Spec) normalize() error {
-	if s.ID == "" || !validID(s.ID) {
+	if s.ID == "" || !ValidID(s.ID) {
 		return fmt.Errorf("invalid run id %q", s.ID)
 	}
 	if len(s.Args) == 0 {
@@ -102,13 +102,14 @@ func (s *Spec) normalize() error {
 	return nil
 }
 
-func validID(id string) bool {
+// ValidID reports whether id can name a run: it becomes a path and a cgroup name.
+func ValidID(id string) bool {
 	for _, r := range id {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
 			return false
 		}
 	}
-	return len(id) <= 64
+	return id != "" && len(id) <= 64
 }
 
 // CgroupName is the single-level cgroup name of run id, relative to the

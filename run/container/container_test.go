@@ -19,6 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	// libcontainer re-executes this test binary as "init" in the container.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
+		PrepareInit()
 		libcontainer.Init()
 	}
 	os.Exit(m.Run())
