@@ -1,0 +1,121 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// Summary writes one to five lines for a person watching stderr: what
+// happened, how much, and what to do next. Write errors are ignored: the
+// summary must never change a run's outcome.
+func (r *Report) Summary(w io.Writer) {
+	name := r.Name
+	if name == "" {
+		name = r.RunID
+	}
+	var lines []string
+	switch r.Outcome {
+	case SetupFailed, BudgetUnavailable:
+		lines = append(lines, fmt.Sprintf("syncbox: %s %s", name, outcomeVerb(r.Outcome)))
+	default:
+		lines = append(lines, fmt.Sprintf("syncbox: %s %s in %s: %s; %s",
+			name, outcomeVerb(r.Outcome), formatDuration(r.DurationSeconds), r.recordsPhrase(), r.memoryPhrase()))
+	}
+	switch {
+	case r.ConnectorSignal != "":
+		// An OOM kill's SIGKILL is explained by the OOM line instead.
+		if r.Outcome != OOMKilled {
+			lines = append(lines, fmt.Sprintf("syncbox: the connector was killed by %s", r.ConnectorSignal))
+		}
+	case r.ConnectorExitCode != nil && *r.ConnectorExitCode != 0:
+		lines = append(lines, fmt.Sprintf("syncbox: the connector exited with code %d", *r.ConnectorExitCode))
+	}
+	if r.Error != "" {
+		lines = append(lines, "syncbox: error: "+firstLine(r.Error))
+	}
+	if r.OOM != nil && r.OOM.Explanation != "" {
+		lines = append(lines, "syncbox: "+r.OOM.Explanation)
+	}
+	if len(r.Attempts) > 1 {
+		parts := make([]string, len(r.Attempts))
+		for i, a := range r.Attempts {
+			parts[i] = fmt.Sprintf("%s at %s", a.Outcome, humanize.IBytes(uint64(max(a.LimitBytes, 0))))
+		}
+		lines = append(lines, fmt.Sprintf("syncbox: %d attempts: %s", len(r.Attempts), strings.Join(parts, ", ")))
+	}
+	for _, l := range lines[:min(len(lines), 5)] {
+		fmt.Fprintln(w, l)
+	}
+}
+
+func outcomeVerb(o Outcome) string {
+	switch o {
+	case Succeeded:
+		return "succeeded"
+	case Failed:
+		return "failed"
+	case OOMKilled:
+		return "was OOM-killed"
+	case TimedOut:
+		return "timed out"
+	case Interrupted:
+		return "was interrupted"
+	case PolicyStopped:
+		return "was stopped by policy"
+	case SetupFailed:
+		return "could not be started"
+	case BudgetUnavailable:
+		return "did not run: not enough memory in the machine's budget"
+	}
+	return "ended (" + string(o) + ")"
+}
+
+func (r *Report) recordsPhrase() string {
+	rc := r.Records
+	s := fmt.Sprintf("%s (%s) in %s", plural(rc.Total, "record"), humanize.Bytes(uint64(max(rc.Bytes, 0))), plural(int64(len(rc.ByStream)), "stream"))
+	if rc.Flagged.Count > 0 {
+		s += ", " + plural(rc.Flagged.Count, "value") + " flagged"
+	}
+	if rc.InvalidLines > 0 {
+		s += ", " + plural(rc.InvalidLines, "invalid line")
+	}
+	return s
+}
+
+func (r *Report) memoryPhrase() string {
+	m := r.Memory
+	peak := humanize.IBytes(uint64(max(m.PeakBytes, 0)))
+	if m.LimitBytes <= 0 {
+		return "peak memory " + peak + " (no limit)"
+	}
+	pct := float64(m.PeakBytes) / float64(m.LimitBytes) * 100
+	return fmt.Sprintf("peak memory %s of %s (%.0f%%)", peak, humanize.IBytes(uint64(m.LimitBytes)), pct)
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return humanize.Comma(n) + " " + word + "s"
+}
+
+// formatDuration keeps a tenth of a second for short runs, where it
+// matters, and whole seconds for long ones.
+func formatDuration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
