@@ -52,6 +52,9 @@ func sb(t *testing.T, root string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(syncboxBin, args...)
 	cmd.Env = append(os.Environ(), "SYNCBOX_RUN_DIR="+root)
+	// If this test binary dies (a timeout panic), its runners die too, and
+	// their connectors with them: no orphans holding cgroups.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
@@ -93,7 +96,7 @@ func TestRunnerEnvironmentDoesNotLeak(t *testing.T) {
 	t.Setenv("PASSED_THROUGH", "yes")
 	envFile := filepath.Join(t.TempDir(), "env")
 	os.WriteFile(envFile, []byte("# comment\nFROM_FILE=1\nexport QUOTED=\"a b\"\n"), 0o600)
-	out, errOut, code := runSB(t, root, "", "run", "--env", "FOO=bar", "--env", "PASSED_THROUGH", "--env", "UNSET_VAR",
+	out, errOut, code := runSB(t, root, "", "run", "--protocol", "raw", "--env", "FOO=bar", "--env", "PASSED_THROUGH", "--env", "UNSET_VAR",
 		"--env-file", envFile, "--", "/usr/bin/env")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -145,7 +148,7 @@ func TestConnectorFailureAndStdin(t *testing.T) {
 		t.Errorf("missing command: syncbox exit %d, want 6 (setup failed)", code)
 	}
 	in := "line one\nline two\n"
-	out, _, code := runSB(t, root, in, "run", "--", "/bin/cat")
+	out, _, code := runSB(t, root, in, "run", "--protocol", "raw", "--", "/bin/cat")
 	if code != 0 || out != in {
 		t.Errorf("stdin forwarding: exit %d, out %q", code, out)
 	}
@@ -156,7 +159,8 @@ func TestConnectorFailureAndStdin(t *testing.T) {
 // connector printed its first line.
 func startRun(t *testing.T, root, id string, args ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
 	t.Helper()
-	cmd := sb(t, root, append([]string{"run", "--run-id", id}, args...)...)
+	cmd := sb(t, root, append([]string{"run", "--protocol", "raw", "--run-id", id}, args...)...)
+	t.Cleanup(func() { cmd.Process.Kill() })
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +213,7 @@ func TestSIGTERMIsForwardedThenKilledAndCleanedUp(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
-			id := "term-" + c.name
+			id := fmt.Sprintf("term-%s-%d", c.name, os.Getpid())
 			start := time.Now()
 			cmd, r, errBuf := startRun(t, root, id, "--stop-timeout", "500ms", "--", "/bin/sh", "-c", c.script)
 			cmd.Process.Signal(syscall.SIGTERM)
@@ -231,11 +235,11 @@ func TestSIGTERMIsForwardedThenKilledAndCleanedUp(t *testing.T) {
 func TestTimeoutGivesExit4(t *testing.T) {
 	requireRoot(t)
 	root := t.TempDir()
-	cmd, _, errBuf := startRun(t, root, "timeout1", "--timeout", "300ms", "--stop-timeout", "200ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
+	cmd, _, errBuf := startRun(t, root, fmt.Sprintf("timeout-%d", os.Getpid()), "--timeout", "300ms", "--stop-timeout", "200ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
 	if code := exitOf(t, cmd); code != 4 {
 		t.Errorf("exit %d, want 4; stderr %s", code, errBuf)
 	}
-	assertGone(t, root, "timeout1")
+	assertGone(t, root, fmt.Sprintf("timeout-%d", os.Getpid()))
 }
 
 func TestSIGKILLedRunnerIsCleanedUpByCleanupAndByTheNextRun(t *testing.T) {
@@ -243,7 +247,7 @@ func TestSIGKILLedRunnerIsCleanedUpByCleanupAndByTheNextRun(t *testing.T) {
 	for _, via := range []string{"cleanup", "next-run"} {
 		t.Run(via, func(t *testing.T) {
 			root := t.TempDir()
-			id := "killed-" + via
+			id := fmt.Sprintf("killed-%s-%d", via, os.Getpid())
 			cmd, _, _ := startRun(t, root, id, "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
 			cmd.Process.Signal(syscall.SIGKILL)
 			cmd.Wait()
@@ -279,13 +283,13 @@ func TestSIGKILLedRunnerIsCleanedUpByCleanupAndByTheNextRun(t *testing.T) {
 func TestNetworkNoneIsLoopbackOnly(t *testing.T) {
 	requireRoot(t)
 	root := t.TempDir()
-	out, _, _ := runSB(t, root, "", "run", "--", "/bin/sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
+	out, _, _ := runSB(t, root, "", "run", "--protocol", "raw", "--", "/bin/sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
 	if out != "lo\n" {
 		t.Errorf("--network none sees %q", out)
 	}
 	host, _ := os.ReadFile("/proc/net/dev")
 	if strings.Count(string(host), "\n") > 3 {
-		out, _, _ = runSB(t, root, "", "run", "--network", "host", "--", "/bin/sh", "-c", "tail -n +3 /proc/net/dev | wc -l")
+		out, _, _ = runSB(t, root, "", "run", "--protocol", "raw", "--network", "host", "--", "/bin/sh", "-c", "tail -n +3 /proc/net/dev | wc -l")
 		if strings.TrimSpace(out) == "1" {
 			t.Errorf("--network host sees only one interface")
 		}

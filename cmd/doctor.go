@@ -14,6 +14,7 @@ import (
 
 	"syncbox/run"
 	"syncbox/run/container"
+	"syncbox/run/report"
 )
 
 // check is one doctor finding; fatal ones mean `run` cannot work here.
@@ -53,7 +54,7 @@ func doctorCommand() *cli.Command {
 				}
 			}
 			if bad > 0 {
-				return &exitError{code: run.ExitSetup, msg: fmt.Sprintf("%d check(s) failed: syncbox run cannot work on this host", bad)}
+				return &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("%d check(s) failed: syncbox run cannot work on this host", bad)}
 			}
 			return nil
 		},
@@ -147,9 +148,9 @@ func trialCheck() check {
 	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	defer devnull.Close()
 	res := run.Run(context.Background(), run.Options{Command: []string{"/bin/true"}, MemoryBytes: 64 << 20,
-		Stdout: io.Discard, Stderr: devnull, Stdin: devnull})
+		Stdout: io.Discard, Stderr: devnull, Stdin: devnull, Quiet: true})
 	ok := res.ExitCode == 0
-	info := fmt.Sprintf("started and removed a container in %v", res.Ended.Sub(res.Started).Round(1e6))
+	info := fmt.Sprintf("started and removed a container in %.0f ms", res.Report.DurationSeconds*1000)
 	if !ok {
 		info = fmt.Sprintf("exit %d: %v", res.ExitCode, res.Err)
 	}

@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"syncbox/limits"
+	"syncbox/limits/profiles"
 	"syncbox/run"
 	"syncbox/run/container"
+	"syncbox/run/stream"
 )
 
 const runDescription = `Runs CMD inside its own container: new pid, mount, uts, ipc, net and cgroup
@@ -52,6 +56,21 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "tmp-size", Value: "64MiB", Usage: "size of the private /tmp (counts against --memory)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "wall-clock limit; then SIGTERM, --stop-timeout, SIGKILL"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 10 * time.Second, Usage: "grace period after a forwarded SIGINT/SIGTERM before SIGKILL"},
+
+			&cli.StringFlag{Name: "protocol", Value: "auto", Usage: "stdout protocol: auto, singer, airbyte or raw (no inspection)", Category: "Record stream"},
+			&cli.StringFlag{Name: "destination", Usage: "size limits of destination `PROFILE` (see syncbox profiles)", Category: "Record stream"},
+			&cli.StringFlag{Name: "max-field-size", Usage: "largest serialized top-level field or nested string, `SIZE`", Category: "Record stream"},
+			&cli.StringFlag{Name: "max-record-size", Usage: "largest serialized record, `SIZE`", Category: "Record stream"},
+			&cli.StringFlag{Name: "oversize", Value: "null", Usage: "what to do with an oversized value: null, truncate, drop, fail or pass", Category: "Record stream"},
+			&cli.StringFlag{Name: "flags-file", Usage: "append one JSON line per flagged value or bad line to `FILE`", Category: "Record stream"},
+			&cli.StringFlag{Name: "rejects-dir", Usage: "keep the original of every changed or dropped value in `DIR`", Category: "Record stream"},
+			&cli.BoolFlag{Name: "strict", Usage: "stop at the first line that is not a valid message (exit 5)", Category: "Record stream"},
+
+			&cli.StringFlag{Name: "state-file", Usage: "input state for {state}; each STATE is persisted here atomically", Category: "Checkpoints and reports"},
+			&cli.StringFlag{Name: "config", Usage: "config `FILE` the connector reads at {config}", Category: "Checkpoints and reports"},
+			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
+			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
 		},
 		Action: runAction,
 	}
@@ -104,6 +123,35 @@ func runAction(c *cli.Context) error {
 	if o.Env, err = buildEnv(c.StringSlice("env"), c.StringSlice("env-file"), os.LookupEnv); err != nil {
 		return usageError("%v", err)
 	}
+	if o.Name == "" {
+		o.Name = nameFromCommand(args[0])
+	}
+	if err := checkIdentity("--name", o.Name); err != nil {
+		return err
+	}
+	if err := checkIdentity("--tenant", o.Tenant); err != nil {
+		return err
+	}
+	if o.Stream, err = streamConfig(c); err != nil {
+		return err
+	}
+	if fp := c.String("flags-file"); fp != "" {
+		f, err := os.OpenFile(fp, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return usageError("--flags-file: %v", err)
+		}
+		defer f.Close()
+		o.Stream.Flags = f
+	}
+	o.StateFile, o.ConfigFile = absPath(c.String("state-file")), absPath(c.String("config"))
+	if o.ConfigFile != "" {
+		if _, err := os.Stat(o.ConfigFile); err != nil {
+			return usageError("--config: %v", err)
+		}
+	}
+	o.ReportPath, o.MetricsPath = c.String("report"), c.String("metrics-file")
+	o.Quiet = c.Bool("quiet")
+	o.Progress = isTerminal(os.Stderr)
 
 	// Downstream closing our stdout (| head) must not kill the runner
 	// mid-run: it would leave the container behind. EPIPE is handled.
@@ -114,7 +162,7 @@ func runAction(c *cli.Context) error {
 	o.Signals = sigs
 
 	res := run.Run(context.Background(), o)
-	if res.Err != nil {
+	if res.Err != nil && o.Quiet {
 		fmt.Fprintf(os.Stderr, "syncbox: %v\n", res.Err)
 	}
 	if res.ExitCode != 0 {
@@ -136,3 +184,87 @@ func sizeFlag(c *cli.Context, name string) (int64, error) {
 	}
 	return n, nil
 }
+
+// streamConfig turns the record-stream flags into the scanner's config:
+// a --destination profile first, explicit sizes over it.
+func streamConfig(c *cli.Context) (stream.Config, error) {
+	var cfg stream.Config
+	var err error
+	if cfg.Protocol, err = stream.ParseProtocol(c.String("protocol")); err != nil {
+		return cfg, usageError("--protocol: %v", err)
+	}
+	if cfg.Oversize, err = stream.ParseAction(c.String("oversize")); err != nil {
+		return cfg, usageError("--oversize: %v", err)
+	}
+	if d := c.String("destination"); d != "" {
+		p, err := profiles.Lookup(d)
+		if err != nil {
+			return cfg, usageError("--destination: %v", err)
+		}
+		cfg.MaxFieldSize, cfg.MaxRecordSize = p.MaxFieldSize, p.MaxRecordSize
+	}
+	if c.IsSet("max-field-size") {
+		if cfg.MaxFieldSize, err = sizeFlag(c, "max-field-size"); err != nil {
+			return cfg, err
+		}
+	}
+	if c.IsSet("max-record-size") {
+		if cfg.MaxRecordSize, err = sizeFlag(c, "max-record-size"); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.Strict = c.Bool("strict")
+	if d := c.String("rejects-dir"); d != "" {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return cfg, usageError("--rejects-dir: %v", err)
+		}
+		cfg.RejectsDir = d
+	}
+	return cfg, nil
+}
+
+// nameFromCommand derives a connector name from its executable's base
+// name, replacing what names may not contain.
+func nameFromCommand(cmd string) string {
+	b := []rune(filepath.Base(cmd))
+	for i, r := range b {
+		if !identRune(r) {
+			b[i] = '-'
+		}
+	}
+	if len(b) == 0 {
+		return "connector"
+	}
+	return string(b)
+}
+
+func identRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+}
+
+// checkIdentity validates a name or tenant: they become directory names
+// and history keys, so no separators, no "..", nothing empty.
+func checkIdentity(flag, v string) error {
+	if v == "" || v == "." || v == ".." || len(v) > 128 {
+		return usageError("%s %q: must be 1-128 letters, digits, '.', '_' or '-'", flag, v)
+	}
+	for _, r := range v {
+		if !identRune(r) {
+			return usageError("%s %q: must be 1-128 letters, digits, '.', '_' or '-'", flag, v)
+		}
+	}
+	return nil
+}
+
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

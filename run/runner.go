@@ -4,28 +4,23 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
-	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"syncbox/run/container"
+	"syncbox/run/report"
+	"syncbox/run/stream"
 )
 
-// Exit codes, the contract with cron jobs and CI steps (README, run --help).
+// Where the connector finds its input files; CMD ARGS may name them with
+// the placeholders {state} and {config}.
 const (
-	ExitOK          = 0
-	ExitFailed      = 1
-	ExitUsage       = 2
-	ExitOOM         = 3
-	ExitTimeout     = 4
-	ExitPolicy      = 5
-	ExitSetup       = 6
-	ExitBudget      = 7
-	ExitInterrupted = 130 // SIGINT; SIGTERM gives 143
+	StatePath  = "/run/syncbox/state.json"
+	ConfigPath = "/run/syncbox/config.json"
 )
 
 // Options describe one run. Zero values mean the documented defaults.
@@ -33,7 +28,7 @@ type Options struct {
 	RunID   string
 	Name    string
 	Tenant  string
-	Command []string
+	Command []string // may contain {state} and {config}
 
 	Env         []string
 	Binds       []container.Bind
@@ -45,23 +40,36 @@ type Options struct {
 
 	Paths       container.Paths
 	StopTimeout time.Duration // after a forwarded signal, before SIGKILL
-	Timeout     time.Duration // wall clock; 0 = none
+	Timeout     time.Duration // wall clock for the whole run; 0 = none
+
+	Stream     stream.Config // protocol, size limits, flags, rejects
+	StateFile  string        // input state, and where each STATE is persisted
+	ConfigFile string        // bound read-only at ConfigPath
+
+	ReportPath  string
+	MetricsPath string
+	Progress    bool // a live progress line on Stderr (callers check for a TTY)
+	Quiet       bool // no summary lines
 
 	Stdin   *os.File
 	Stdout  io.Writer
 	Stderr  *os.File
 	Signals <-chan os.Signal // SIGINT/SIGTERM delivered to the runner
+
+	// Admit, if set, reserves memory for an attempt before its container
+	// starts (the machine-wide budget). release is called the moment the
+	// attempt's cgroup is gone.
+	Admit func(ctx context.Context, limit int64) (release func(), queued time.Duration, err error)
+	// NextLimit, if set, is asked after an OOM kill whether to retry from
+	// the last checkpoint and with which limit.
+	NextLimit func(attempt int, limit, peak int64) (next int64, retry bool)
 }
 
-// Result is what a run ended with.
+// Result is what a run ended with. Report is always set.
 type Result struct {
-	RunID     string
-	ExitCode  int
-	Outcome   string
-	Connector container.Exit
-	Err       error // setup or stream error, if any
-	Started   time.Time
-	Ended     time.Time
+	ExitCode int
+	Report   *report.Report
+	Err      error // why it did not succeed, if it did not
 }
 
 // NewRunID returns a sortable, unique run id: UTC time plus random bits.
@@ -71,12 +79,12 @@ func NewRunID() string {
 	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
 
-// Run runs one connector invocation to the end and cleans up after it,
-// whatever happens: normal exit, crash, signal, timeout.
+// Run runs one connector invocation to the end, retrying after an OOM kill
+// if NextLimit allows, and cleans up after every attempt whatever happens:
+// normal exit, crash, signal, timeout. It writes the report and metrics.
 func Run(ctx context.Context, o Options) *Result {
-	res := &Result{RunID: o.RunID, Started: time.Now()}
-	if res.RunID == "" {
-		res.RunID = NewRunID()
+	if o.RunID == "" {
+		o.RunID = NewRunID()
 	}
 	if o.StopTimeout <= 0 {
 		o.StopTimeout = 10 * time.Second
@@ -87,7 +95,10 @@ func Run(ctx context.Context, o Options) *Result {
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
-	// Leftovers of runners that died (SIGKILL, power loss) go first.
+	rep := report.New(o.RunID, o.Name, o.Tenant, o.Command)
+	rep.StartedAt = time.Now().UTC()
+	res := &Result{Report: rep}
+
 	if gone, err := container.Cleanup(o.Paths); err != nil {
 		fmt.Fprintf(o.Stderr, "syncbox: cleanup of earlier runs: %v\n", err)
 	} else {
@@ -96,100 +107,144 @@ func Run(ctx context.Context, o Options) *Result {
 		}
 	}
 
-	c, err := container.Start(o.Paths, container.Spec{
-		ID:          res.RunID,
-		Args:        o.Command,
-		Env:         o.Env,
-		Binds:       o.Binds,
-		Network:     o.Network,
-		MemoryBytes: o.MemoryBytes,
-		Pids:        o.Pids,
-		CPUs:        o.CPUs,
-		TmpBytes:    o.TmpBytes,
-	}, o.Stdin, o.Stderr)
+	ck, err := newCheckpoint(o.StateFile)
 	if err != nil {
-		res.Err = err
-		res.ExitCode, res.Outcome = ExitSetup, "setup_failed"
-		res.Ended = time.Now()
-		return res
+		res.fail(report.SetupFailed, err)
 	}
-	defer c.Destroy()
-
-	pumpDone := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(o.Stdout, c.Stdout)
-		pumpDone <- err
-	}()
-
-	var (
-		timeout   <-chan time.Time
-		killTimer <-chan time.Time
-		stopping  string // outcome decided by the runner: interrupted, timed_out
-		stopSig   os.Signal
-		pumpErr   error
-		pumpOpen  = true
-	)
+	var cfg []byte
+	if err == nil && o.ConfigFile != "" {
+		if cfg, err = os.ReadFile(o.ConfigFile); err != nil {
+			res.fail(report.SetupFailed, fmt.Errorf("--config: %w", err))
+		}
+	}
+	var deadline <-chan time.Time
 	if o.Timeout > 0 {
 		t := time.NewTimer(o.Timeout)
 		defer t.Stop()
-		timeout = t.C
+		deadline = t.C
 	}
-	stop := func(sig os.Signal, why string) {
-		if stopping == "" {
-			stopping, stopSig = why, sig
-			_ = c.Signal(sig)
-			killTimer = time.After(o.StopTimeout)
-		}
-	}
-	var once sync.Once
-loop:
-	for {
-		select {
-		case <-c.Done():
-			break loop
-		case sig := <-o.Signals:
-			stop(sig, "interrupted")
-		case <-ctx.Done():
-			stop(syscall.SIGTERM, "interrupted")
-		case <-timeout:
-			stop(syscall.SIGTERM, "timed_out")
-		case <-killTimer:
-			_ = c.Kill()
-		case err := <-pumpDone:
-			pumpOpen = false
-			if err != nil {
-				// Downstream is gone (EPIPE) or the stream policy stopped
-				// the run: nothing more can be delivered, so stop now.
-				pumpErr = err
-				once.Do(func() { _ = c.Kill() })
-			}
-		}
-	}
-	res.Connector, err = c.Wait()
-	if err != nil && res.Err == nil {
-		res.Err = err
-	}
-	if pumpOpen {
-		pumpErr = <-pumpDone
-	}
-	if err := c.Destroy(); err != nil {
-		fmt.Fprintf(o.Stderr, "syncbox: cleanup: %v\n", err)
-	}
-	res.Ended = time.Now()
 
-	switch {
-	case stopping == "interrupted":
-		res.Outcome = "interrupted"
-		res.ExitCode = 128 + int(stopSig.(syscall.Signal))
-	case stopping == "timed_out":
-		res.Outcome, res.ExitCode = "timed_out", ExitTimeout
-	case pumpErr != nil:
-		res.Outcome, res.ExitCode = "failed", ExitFailed
-		res.Err = errors.Join(res.Err, fmt.Errorf("output: %w", pumpErr))
-	case res.Connector.Signaled || res.Connector.Code != 0:
-		res.Outcome, res.ExitCode = "failed", ExitFailed
-	default:
-		res.Outcome, res.ExitCode = "succeeded", ExitOK
+	totals := newTally()
+	limit := o.MemoryBytes
+	var last *attemptResult
+	for n := 1; res.Err == nil; n++ {
+		a := runAttempt(ctx, &o, attemptInput{n: n, limit: limit, checkpoint: ck, config: cfg, deadline: deadline})
+		last = a
+		totals.add(a.stats)
+		rep.QueuedSeconds += a.queued.Seconds()
+		rep.Attempts = append(rep.Attempts, report.Attempt{Attempt: n, LimitBytes: limit, PeakBytes: a.peak(),
+			Outcome: a.outcome, ExitCode: a.exitCode, StartedAt: a.started.UTC(), DurationSeconds: a.ended.Sub(a.started).Seconds()})
+		if a.outcome != report.OOMKilled || o.NextLimit == nil {
+			break
+		}
+		next, retry := o.NextLimit(n, limit, a.peak())
+		if !retry {
+			break
+		}
+		fmt.Fprintf(o.Stderr, "syncbox: attempt %d was OOM-killed at %s; retrying from the last checkpoint with --memory %s\n",
+			n, report.FlagSize(limit), report.FlagSize(next))
+		limit = next
+	}
+	if last != nil {
+		res.fromAttempt(last, &o)
+		totals.fill(&rep.Records)
+	}
+	rep.EndedAt = time.Now().UTC()
+	rep.DurationSeconds = rep.EndedAt.Sub(rep.StartedAt).Seconds()
+	if s := ck.last(); len(s) > 0 || ck.path != "" {
+		rep.State = &report.State{Last: s, PersistedTo: ck.persistedTo()}
+	}
+	rep.Runner.PeakRSSBytes = report.RunnerPeakRSS()
+	if o.ReportPath != "" {
+		if err := rep.WriteFile(o.ReportPath); err != nil {
+			fmt.Fprintf(o.Stderr, "syncbox: %v\n", err)
+		}
+	}
+	if o.MetricsPath != "" {
+		if err := rep.WriteMetrics(o.MetricsPath); err != nil {
+			fmt.Fprintf(o.Stderr, "syncbox: %v\n", err)
+		}
+	}
+	if !o.Quiet {
+		rep.Summary(o.Stderr)
 	}
 	return res
+}
+
+func (r *Result) fail(o report.Outcome, err error) {
+	r.Report.Outcome = o
+	r.ExitCode = o.ExitCode()
+	r.Report.ExitCode = r.ExitCode
+	r.Err = err
+	r.Report.Error = err.Error()
+}
+
+// fromAttempt makes the final attempt's outcome and figures the run's.
+func (r *Result) fromAttempt(a *attemptResult, o *Options) {
+	rep := r.Report
+	rep.Outcome, rep.ExitCode, r.ExitCode = a.outcome, a.exitCode, a.exitCode
+	if a.err != nil {
+		r.Err = a.err
+		rep.Error = a.err.Error()
+	}
+	if a.started.IsZero() {
+		return // never started: no connector, no cgroup figures
+	}
+	if a.exit.Signaled {
+		rep.ConnectorSignal = unix.SignalName(a.exit.Signal)
+	} else if a.ran {
+		code := a.exit.Code
+		rep.ConnectorExitCode = &code
+	}
+	rep.SetCgroupFigures(a.last, a.timeline)
+	if rep.Memory.LimitBytes == 0 || rep.Memory.LimitBytes > 1<<60 {
+		rep.Memory.LimitBytes = a.limit
+	}
+	if a.outcome == report.OOMKilled {
+		st := a.stats
+		var inflight *report.InFlight
+		if st.InFlight != nil {
+			inflight = &report.InFlight{FieldPath: st.InFlight.Field, Bytes: st.InFlight.Bytes}
+		}
+		rep.OOM = report.Diagnose(report.DiagnoseInput{
+			LimitBytes: rep.Memory.LimitBytes, PeakBytes: rep.Memory.PeakBytes, Timeline: rep.Memory.Timeline,
+			Stream: st.CurrentStream, RecordsSinceState: st.RecordsSinceState, BytesSinceState: st.BytesSinceState,
+			InFlight: inflight,
+		})
+	}
+}
+
+// tally adds up what every attempt delivered downstream.
+type tally struct {
+	total, bytes, invalid, flagged int64
+	byStream                       map[string]report.StreamCount
+	largest                        stream.FlaggedValue
+}
+
+func newTally() *tally { return &tally{byStream: map[string]report.StreamCount{}} }
+
+func (t *tally) add(s stream.Stats) {
+	t.total += s.Records
+	t.bytes += s.Bytes
+	t.invalid += s.InvalidLines
+	t.flagged += s.Flagged
+	for k, v := range s.ByStream {
+		c := t.byStream[k]
+		c.Records += v.Records
+		c.Bytes += v.Bytes
+		t.byStream[k] = c
+	}
+	if s.Largest.Size > t.largest.Size {
+		t.largest = s.Largest
+	}
+}
+
+func (t *tally) fill(r *report.Records) {
+	r.Total, r.Bytes, r.InvalidLines = t.total, t.bytes, t.invalid
+	r.ByStream = t.byStream
+	r.Flagged.Count = t.flagged
+	if t.largest.Size > 0 {
+		r.Flagged.Largest = &report.FlaggedValue{Stream: t.largest.Stream, FieldPath: t.largest.Field,
+			Size: t.largest.Size, Key: t.largest.Keys}
+	}
 }

@@ -40,6 +40,16 @@ const (
 	cpuPeriodMicros = 100000
 )
 
+// File is content the runner places inside the container read-only, owned
+// by the connector's uid: an input state, a config, a secret. It is copied
+// into the run directory, so later changes on the host do not reach a
+// running connector and the host file's own permissions do not matter.
+type File struct {
+	Destination string // absolute path inside the container
+	Content     []byte
+	Mode        os.FileMode // default 0400
+}
+
 // Spec describes one container run. Zero values mean the defaults above.
 type Spec struct {
 	ID          string   // unique run id: letters, digits, '-' (used in paths and the cgroup name)
@@ -54,8 +64,10 @@ type Spec struct {
 	Hostname    string
 	TmpBytes    int64 // size of the private /tmp and /dev/shm tmpfs
 	Cwd         string
+	Files       []File // small files staged by the runner and bound read-only
 
 	bindExe string // resolved executable to bind in, if outside /usr
+	staged  []Bind // Files, once written
 }
 
 func (s *Spec) normalize() error {
@@ -97,6 +109,11 @@ func (s *Spec) normalize() error {
 	for _, b := range s.Binds {
 		if err := checkBind(b); err != nil {
 			return err
+		}
+	}
+	for _, f := range s.Files {
+		if !filepath.IsAbs(f.Destination) {
+			return fmt.Errorf("file destination %q must be absolute", f.Destination)
 		}
 	}
 	return nil

@@ -98,6 +98,9 @@ func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retE
 	if err := buildRootfs(rootfs, &s); err != nil {
 		return c, &SetupError{Op: "rootfs", Err: err}
 	}
+	if err := stageFiles(filepath.Join(c.runDir, "files"), &s); err != nil {
+		return c, &SetupError{Op: "stage files", Err: err}
+	}
 	if err := os.MkdirAll(p.lcRoot(), 0o700); err != nil {
 		return c, &SetupError{Op: "state dir", Err: err}
 	}

@@ -216,8 +216,8 @@ func TestPidsLimitContainsAForkBomb(t *testing.T) {
 	root := t.TempDir()
 	id := fmt.Sprintf("bomb%d", os.Getpid())
 	// The classic bomb; PID 1 only waits (a builtin: it needs no fork).
-	c, err := Start(Paths{Root: root}, Spec{ID: id, Args: []string{"/bin/sh", "-c", "bomb() { bomb & bomb & wait; }; bomb"},
-		Pids: 32, Env: []string{"PATH=" + DefaultPath}}, nil, nil)
+	c, err := Start(Paths{Root: root}, Spec{ID: id, Args: []string{"/bin/sh", "-c", "bomb() { while :; do bomb & bomb & wait; done; }; bomb"},
+		Pids: 32, CPUs: 0.5, Env: []string{"PATH=" + DefaultPath}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

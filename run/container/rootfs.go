@@ -133,7 +133,36 @@ func mounts(s *Spec) []*configs.Mount {
 	for _, b := range s.Binds {
 		m = append(m, bindMount(b.Source, b.Destination, b.Writable))
 	}
+	for _, b := range s.staged {
+		m = append(m, bindMount(b.Source, b.Destination, false))
+	}
 	return m
+}
+
+// stageFiles writes s.Files into dir (outside the rootfs) owned by the
+// connector's uid and records the binds that expose them.
+func stageFiles(dir string, s *Spec) error {
+	if len(s.Files) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	for i, f := range s.Files {
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o400
+		}
+		p := filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(f.Destination)))
+		if err := os.WriteFile(p, f.Content, mode); err != nil {
+			return err
+		}
+		if err := os.Chown(p, s.UID, s.GID); err != nil {
+			return err
+		}
+		s.staged = append(s.staged, Bind{Source: p, Destination: f.Destination})
+	}
+	return nil
 }
 
 func bindMount(src, dst string, rw bool) *configs.Mount {

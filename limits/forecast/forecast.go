@@ -1,0 +1,351 @@
+// Package forecast recommends a connector's memory limit from its run history.
+//
+// Recommend is a pure function of the history it is given: a high quantile
+// of time-decayed past peaks times a safety margin, never below the bump from
+// a recent OOM, bounded by a minimum and maximum, with a cold-start value
+// when there is no history and other tenants' runs of the same connector as a
+// prior for a new tenant. NextRetryLimit is the escalation after an OOM kill.
+//
+// Batch syncs resume from a checkpoint, so an OOM kill costs one retry, not a
+// failed job. The defaults therefore aim for little slack and absorb rare
+// giant runs with steep retries instead of carrying them in every limit.
+//
+// The package decides; it reads no files and starts no processes. The history
+// comes from package history, the limits are applied by package run.
+package forecast
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"syncbox/limits"
+)
+
+// Run is one attempt of a connector run as the recommender sees it.
+type Run struct {
+	At         time.Time `json:"at"`
+	LimitBytes int64     `json:"limit_bytes"`
+	PeakBytes  int64     `json:"peak_bytes"`
+	// OOM marks an attempt killed at its limit: PeakBytes is then only a
+	// lower bound of what it needed.
+	OOM bool `json:"oom"`
+}
+
+// Params tunes the recommender. DefaultParams documents each default.
+type Params struct {
+	// HalfLife is the age at which a run counts half as much as a new one.
+	// Zero or negative means no decay.
+	HalfLife time.Duration `json:"half_life"`
+	// Quantile of the decayed peak distribution the limit covers (0..1].
+	Quantile float64 `json:"quantile"`
+	// Margin multiplies the quantile (1.1 = 10% headroom).
+	Margin float64 `json:"margin"`
+	// Min and Max bound every limit (--memory-min, --memory-max); Max 0 = no cap.
+	Min int64 `json:"min_bytes"`
+	Max int64 `json:"max_bytes"`
+	// ColdStart is the limit when neither this connector nor the prior has runs.
+	ColdStart int64 `json:"cold_start_bytes"`
+	// OOMMemory is how long the bump after an OOM keeps the limit up.
+	OOMMemory time.Duration `json:"oom_memory"`
+	// SpikeRatio and SpikeMemory decide how long one giant run keeps the
+	// limit up: a successful peak above SpikeRatio times the weighted median
+	// stops counting once it is older than SpikeMemory and a normal run has
+	// followed it. SpikeRatio 0 disables this (plain decay).
+	SpikeRatio  float64       `json:"spike_ratio"`
+	SpikeMemory time.Duration `json:"spike_memory"`
+	// MinSamples is how many own successful runs a tenant needs before the
+	// prior (other tenants) is ignored; PriorWeight scales prior runs.
+	MinSamples  int     `json:"min_samples"`
+	PriorWeight float64 `json:"prior_weight"`
+	// Retries is how many times an OOM-killed run is rerun (--retry-oom).
+	// Each retry but the last multiplies the killed limit by RetryFactor;
+	// the last one reaches RetryReach times the first attempt's limit, so a
+	// run needing several times its usual memory completes.
+	Retries     int     `json:"retries"`
+	RetryFactor float64 `json:"retry_factor"`
+	RetryReach  float64 `json:"retry_reach"`
+}
+
+const (
+	mib = int64(1) << 20
+	gib = int64(1) << 30
+)
+
+// DefaultParams returns the defaults, chosen with the replay benchmark
+// (BenchmarkReplay; numbers in this package's README.md):
+//
+//   - Quantile 0.90, Margin 1.20: a p90 over decayed samples is steadier
+//     than a p98 from the same few runs, so for the same OOM rate it leaves
+//     less slack (replay: 32.9% slack at 1.6 OOM retries per 100 runs, where
+//     p98 x1.1 gives 34.9% at 1.5 and VPA's p90 x1.15 without escalation
+//     29.8% at 2.8 with 33 runs failed for good).
+//   - HalfLife 7 days: growth of connectors is slow (under 1%/day), and a
+//     longer memory gives daily connectors enough samples; 24h-336h differ
+//     by less than a point in the replay.
+//   - OOMMemory 24h: after an OOM the limit stays at least at the VPA bump
+//     for a day, or until a later run fits in the killed limit (the OOM was
+//     one giant run), so a connector that really grew does not OOM each run.
+//   - SpikeRatio 3, SpikeMemory 6h: a run above 3x the median stops counting
+//     6h after it once a normal run has followed, so a rare giant is absorbed
+//     by a retry instead of raising later limits for weeks; giants followed
+//     only by giants are a step change and keep counting.
+//   - MinSamples 3, PriorWeight 0.5: a new tenant starts from other tenants'
+//     runs until it has three of its own.
+//   - ColdStart 2GiB: with no history at all, 2GiB fits most taps; a larger
+//     one escalates to 4GiB and 20GiB within the retries. Min 64MiB; Max 0
+//     is uncapped: the caller passes --memory-max (the machine budget).
+//   - Retries 2, RetryFactor 2, RetryReach 10: the first retry doubles (the
+//     common near miss), the last reaches 10x the first limit, so runs
+//     needing 5-10x their usual memory complete (x2 twice left 22 of them
+//     failed in the replay).
+func DefaultParams() Params {
+	return Params{
+		HalfLife:    7 * 24 * time.Hour,
+		Quantile:    0.90,
+		Margin:      1.20,
+		Min:         64 * mib,
+		Max:         0,
+		ColdStart:   2 * gib,
+		OOMMemory:   24 * time.Hour,
+		SpikeRatio:  3,
+		SpikeMemory: 6 * time.Hour,
+		MinSamples:  3,
+		PriorWeight: 0.5,
+		Retries:     2,
+		RetryFactor: 2,
+		RetryReach:  10,
+	}
+}
+
+// Validate reports parameters that would make Recommend meaningless, so a
+// bad flag fails before a run rather than becoming a silly limit.
+func (p Params) Validate() error {
+	switch {
+	case p.Quantile <= 0 || p.Quantile > 1:
+		return fmt.Errorf("quantile %g must be in (0, 1]", p.Quantile)
+	case p.Margin < 1:
+		return fmt.Errorf("safety margin %g must be at least 1", p.Margin)
+	case p.Min < 0 || p.Max < 0 || p.ColdStart <= 0:
+		return fmt.Errorf("memory min %d, max %d and cold start %d must not be negative (cold start above zero)", p.Min, p.Max, p.ColdStart)
+	case p.Max > 0 && p.Min > p.Max:
+		return fmt.Errorf("--memory-min %s is above --memory-max %s", limits.FormatSize(p.Min), limits.FormatSize(p.Max))
+	case p.Retries < 0:
+		return fmt.Errorf("--retry-oom %d must not be negative", p.Retries)
+	case p.RetryFactor < 1:
+		return fmt.Errorf("retry factor %g must be at least 1", p.RetryFactor)
+	}
+	return nil
+}
+
+// Recommendation is a limit and how it was reached.
+type Recommendation struct {
+	LimitBytes int64    `json:"recommended_limit_bytes"`
+	Reasons    []string `json:"reasons"`
+	// Samples is the number of successful runs the quantile was taken over.
+	Samples       int     `json:"samples"`
+	Quantile      float64 `json:"quantile"`
+	Margin        float64 `json:"margin"`
+	QuantileBytes int64   `json:"quantile_bytes"`
+	FromPrior     bool    `json:"from_prior"`
+	ColdStart     bool    `json:"cold_start"`
+	// OOMBumpBytes is the floor set by a recent OOM (0 if none holds).
+	OOMBumpBytes int64 `json:"oom_bump_bytes"`
+	// SpikesIgnored counts giant runs left out (see Params.SpikeRatio).
+	SpikesIgnored int `json:"spikes_ignored"`
+}
+
+type sample struct {
+	peak   float64
+	weight float64
+	age    time.Duration
+}
+
+// Recommend returns the memory limit for a connector's next run at now, from
+// its own runs and, while it has fewer than p.MinSamples of them, the prior
+// (the same connector's runs for other tenants). Runs after now are ignored.
+func Recommend(now time.Time, own []Run, prior []Run, p Params) Recommendation {
+	rec := Recommendation{Quantile: p.Quantile, Margin: p.Margin}
+
+	ownSamples, bump, bumpFrom := collect(now, own, p, 1)
+	rec.OOMBumpBytes = bump
+
+	samples := ownSamples
+	if len(ownSamples) < p.MinSamples {
+		priorSamples, _, _ := collect(now, prior, p, p.PriorWeight)
+		if len(priorSamples) > 0 {
+			samples = append(append([]sample(nil), ownSamples...), priorSamples...)
+			rec.FromPrior = true
+			rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d own runs (< %d), so %d runs of other tenants serve as prior (weight %.2g)",
+				len(ownSamples), p.MinSamples, len(priorSamples), p.PriorWeight))
+		}
+	}
+	slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.peak, b.peak) })
+	samples, rec.SpikesIgnored = dropOldSpikes(samples, p)
+	if rec.SpikesIgnored > 0 {
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d giant runs (> %.3gx median, older than %s, normal runs since) left out: a retry absorbs them",
+			rec.SpikesIgnored, p.SpikeRatio, p.SpikeMemory))
+	}
+	rec.Samples = len(samples)
+
+	var want int64
+	if len(samples) == 0 {
+		rec.ColdStart = true
+		want = p.ColdStart
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("no history: cold-start limit %s", limits.FormatSize(p.ColdStart)))
+	} else {
+		q := weightedQuantile(samples, p.Quantile)
+		rec.QuantileBytes = int64(q)
+		want = int64(math.Ceil(q * p.Margin))
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("p%.4g of %d decayed peaks (half-life %s) = %s, x%.3g margin = %s",
+			p.Quantile*100, len(samples), p.HalfLife, limits.FormatSize(int64(q)), p.Margin, limits.FormatSize(want)))
+	}
+	if bump > want {
+		want = bump
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("OOM at %s less than %s ago: at least the bump %s",
+			bumpFrom.Format(time.RFC3339), p.OOMMemory, limits.FormatSize(bump)))
+	}
+	rec.LimitBytes = clamp(limits.RoundUpTidy(want), p, &rec.Reasons)
+	return rec
+}
+
+// collect turns runs into weighted samples of successful peaks and returns
+// the highest OOM bump still held, with the time of that OOM.
+func collect(now time.Time, runs []Run, p Params, scale float64) ([]sample, int64, time.Time) {
+	var out []sample
+	var bump int64
+	var bumpFrom time.Time
+	for _, r := range runs {
+		age := now.Sub(r.At)
+		if age < 0 {
+			continue
+		}
+		if r.OOM {
+			// Killed at its limit: it needed more than both figures.
+			need := max(r.PeakBytes, r.LimitBytes)
+			if age <= p.OOMMemory && !fitLater(now, runs, r) {
+				if b := limits.OOMBump(need); b > bump {
+					bump, bumpFrom = b, r.At
+				}
+			}
+			continue
+		}
+		if r.PeakBytes <= 0 {
+			continue
+		}
+		w := scale
+		if p.HalfLife > 0 {
+			w *= math.Exp2(-float64(age) / float64(p.HalfLife))
+		}
+		if w <= 0 {
+			continue
+		}
+		out = append(out, sample{peak: float64(r.PeakBytes), weight: w, age: age})
+	}
+	return out, bump, bumpFrom
+}
+
+// fitLater reports whether a successful run after the OOM r peaked within
+// r's killed limit: the connector fits again, so
+// the OOM was one giant run (or a retry of it) and its bump no longer holds.
+// Without this, the killed retries of one giant run would hold the limit at
+// 1.2x their escalated limits for all of OOMMemory.
+func fitLater(now time.Time, runs []Run, r Run) bool {
+	for _, x := range runs {
+		if !x.OOM && x.At.After(r.At) && !x.At.After(now) && x.PeakBytes > 0 && x.PeakBytes <= r.LimitBytes {
+			return true
+		}
+	}
+	return false
+}
+
+// dropOldSpikes leaves out giant runs (above SpikeRatio times the weighted
+// median) once they are older than SpikeMemory and a normal run has followed
+// them, so one rare run does not hold a high quantile up for several
+// half-lives. A run of giants with nothing normal after them is a step
+// change, not a spike, and stays. s is sorted by peak and stays so.
+func dropOldSpikes(s []sample, p Params) ([]sample, int) {
+	if p.SpikeRatio <= 0 || len(s) < 2 {
+		return s, 0
+	}
+	cut := p.SpikeRatio * weightedQuantile(s, 0.5)
+	lastNormal := time.Duration(math.MaxInt64) // age of the newest normal run
+	for _, x := range s {
+		if x.peak <= cut && x.age < lastNormal {
+			lastNormal = x.age
+		}
+	}
+	kept := make([]sample, 0, len(s))
+	dropped := 0
+	for _, x := range s {
+		if x.peak > cut && x.age > p.SpikeMemory && x.age > lastNormal {
+			dropped++
+			continue
+		}
+		kept = append(kept, x)
+	}
+	return kept, dropped
+}
+
+// weightedQuantile returns the smallest peak whose cumulative weight reaches
+// q of the total; c must be sorted by peak.
+func weightedQuantile(c []sample, q float64) float64 {
+	total := 0.0
+	for _, x := range c {
+		total += x.weight
+	}
+	target := q * total
+	acc := 0.0
+	for _, x := range c {
+		acc += x.weight
+		if acc >= target {
+			return x.peak
+		}
+	}
+	return c[len(c)-1].peak
+}
+
+func clamp(n int64, p Params, reasons *[]string) int64 {
+	if p.Min > 0 && n < p.Min {
+		*reasons = append(*reasons, fmt.Sprintf("raised to --memory-min %s", limits.FormatSize(p.Min)))
+		n = p.Min
+	}
+	if p.Max > 0 && n > p.Max {
+		*reasons = append(*reasons, fmt.Sprintf("capped at --memory-max %s", limits.FormatSize(p.Max)))
+		n = p.Max
+	}
+	return n
+}
+
+// NextRetryLimit is the limit for retry number attempt (1 = first retry)
+// after an attempt limited to lastLimit was OOM-killed at lastPeak. Retries
+// before the last multiply the killed limit by RetryFactor (cheap for the
+// common near miss); the last retry jumps to RetryReach times the first
+// attempt's limit (2x then 10x with the defaults), so a rare run needing
+// several times its usual memory still completes. Never below the VPA bump,
+// capped at Max; a result not above lastLimit means escalation is exhausted
+// and the caller should stop retrying.
+func NextRetryLimit(attempt int, lastLimit, lastPeak int64, p Params) int64 {
+	if attempt < 1 {
+		attempt = 1
+	}
+	factor := max(p.RetryFactor, 1)
+	mult := factor
+	if attempt >= p.Retries && p.RetryReach > 0 {
+		// lastLimit is the first limit times factor^(attempt-1).
+		mult = max(factor, p.RetryReach/math.Pow(factor, float64(attempt-1)))
+	}
+	next := limits.OOMBump(max(lastLimit, lastPeak))
+	if f := float64(lastLimit) * mult; f > float64(next) && f < math.MaxInt64/4 {
+		next = limits.RoundUpTidy(int64(f))
+	}
+	if p.Max > 0 && next > p.Max {
+		next = p.Max
+	}
+	if p.Min > 0 && next < p.Min {
+		next = p.Min
+	}
+	return next
+}
