@@ -37,6 +37,11 @@ type Options struct {
 	Pids        int64
 	CPUs        float64
 	TmpBytes    int64
+	UID, GID    int              // the connector's uid/gid (0 = 65534); see limits/tenant
+	Files       []container.File // extra read-only files, e.g. secrets at /run/secrets/NAME
+	Workdir     string           // writable per-run working directory on the host ("" = none)
+	// SeccompUnconfined turns the default seccomp allowlist off.
+	SeccompUnconfined bool
 
 	Paths       container.Paths
 	StopTimeout time.Duration // after a forwarded signal, before SIGKILL

@@ -65,6 +65,9 @@ type Spec struct {
 	TmpBytes    int64 // size of the private /tmp and /dev/shm tmpfs
 	Cwd         string
 	Files       []File // small files staged by the runner and bound read-only
+	Workdir     string // host dir bound read-write at /work and used as cwd ("" = none, cwd /tmp)
+	// SeccompUnconfined turns off the default seccomp allowlist.
+	SeccompUnconfined bool
 
 	bindExe string // resolved executable to bind in, if outside /usr
 	staged  []Bind // Files, once written
