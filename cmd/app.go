@@ -44,6 +44,10 @@ func App(stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: []*cli.Command{
 			runCommand(),
+			psCommand(),
+			historyCommand(),
+			recommendCommand(),
+			profilesCommand(),
 			doctorCommand(),
 			cleanupCommand(),
 			versionCommand(),

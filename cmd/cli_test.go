@@ -51,7 +51,7 @@ func requireRoot(t *testing.T) {
 func sb(t *testing.T, root string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(syncboxBin, args...)
-	cmd.Env = append(os.Environ(), "SYNCBOX_RUN_DIR="+root)
+	cmd.Env = append(os.Environ(), "SYNCBOX_RUN_DIR="+root, "SYNCBOX_HOME="+filepath.Join(root, "home"))
 	// If this test binary dies (a timeout panic), its runners die too, and
 	// their connectors with them: no orphans holding cgroups.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

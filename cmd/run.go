@@ -42,7 +42,7 @@ func runCommand() *cli.Command {
 		Usage:       "run one connector invocation in its own container",
 		UsageText:   "syncbox run [flags] -- CMD [ARGS...]",
 		Description: runDescription,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (default: the command's base name)"},
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID` the run belongs to"},
 			&cli.StringFlag{Name: "run-id", Usage: "use `ID` for this run (letters, digits, '-'; default: time + random) to correlate with a scheduler's job id"},
@@ -50,7 +50,6 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env", Usage: "set `K=V` inside, or pass K through from here (repeatable)"},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read K=V lines from `FILE` (repeatable)"},
 			&cli.StringFlag{Name: "network", Value: "none", Usage: "`none` (loopback only) or host"},
-			&cli.StringFlag{Name: "memory", Usage: "hard memory limit `SIZE` (512MiB, 2GiB, 1.5GB, bytes); no swap beyond it"},
 			&cli.Int64Flag{Name: "pids", Value: container.DefaultPids, Usage: "maximum number of processes"},
 			&cli.Float64Flag{Name: "cpus", Usage: "CPU quota in cores (e.g. 1.5); 0 = none"},
 			&cli.StringFlag{Name: "tmp-size", Value: "64MiB", Usage: "size of the private /tmp (counts against --memory)"},
@@ -71,7 +70,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
-		},
+		}, memoryFlags()...),
 		Action: runAction,
 	}
 }
@@ -100,9 +99,6 @@ func runAction(c *cli.Context) error {
 	}
 	if o.Network, err = container.ParseNetwork(c.String("network")); err != nil {
 		return usageError("--network: %v", err)
-	}
-	if o.MemoryBytes, err = sizeFlag(c, "memory"); err != nil {
-		return err
 	}
 	if o.TmpBytes, err = sizeFlag(c, "tmp-size"); err != nil {
 		return err
@@ -153,6 +149,14 @@ func runAction(c *cli.Context) error {
 	o.Quiet = c.Bool("quiet")
 	o.Progress = isTerminal(os.Stderr)
 
+	plan, err := planMemory(c, &o)
+	if err != nil {
+		return err
+	}
+	if plan.auto && isTerminal(os.Stderr) && !o.Quiet {
+		fmt.Fprintln(os.Stderr, plan.describe())
+	}
+
 	// Downstream closing our stdout (| head) must not kill the runner
 	// mid-run: it would leave the container behind. EPIPE is handled.
 	signal.Ignore(syscall.SIGPIPE)
@@ -161,7 +165,11 @@ func runAction(c *cli.Context) error {
 	defer signal.Stop(sigs)
 	o.Signals = sigs
 
+	if o.RunID == "" {
+		o.RunID = run.NewRunID()
+	}
 	res := run.Run(context.Background(), o)
+	plan.record(&o, res.Report)
 	if res.Err != nil && o.Quiet {
 		fmt.Fprintf(os.Stderr, "syncbox: %v\n", res.Err)
 	}

@@ -1,0 +1,113 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"syncbox/limits"
+	"syncbox/limits/forecast"
+	"syncbox/limits/history"
+	"syncbox/run/report"
+)
+
+func historyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "history",
+		Usage: "show past runs (limit, peak, slack, outcome) from the history store",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "only this connector"},
+			&cli.StringFlag{Name: "tenant", Usage: "only this tenant"},
+			&cli.IntFlag{Name: "last", Value: 50, Usage: "at most `N` runs, newest last"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON lines instead of a table"},
+		},
+		Action: func(c *cli.Context) error {
+			s, err := history.OpenWith(history.Home(), history.Options{ReadOnly: true})
+			if err != nil {
+				return exitCode1(err)
+			}
+			defer s.Close()
+			entries, err := s.List(history.Filter{Name: c.String("name"), Tenant: c.String("tenant"), Limit: c.Int("last")})
+			if err != nil {
+				return exitCode1(err)
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				for _, e := range entries {
+					if err := enc.Encode(e); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if len(entries) == 0 {
+				fmt.Fprintln(c.App.Writer, "no runs recorded in", s.Path())
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "time\tname\ttenant\ttry\tlimit\tpeak\tslack\toutcome\trecords\tduration\t")
+			for _, e := range entries {
+				slack := "-"
+				if e.LimitBytes > 0 && !e.OOM {
+					slack = fmt.Sprintf("%.0f%%", 100*float64(e.LimitBytes-e.PeakBytes)/float64(e.LimitBytes))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", e.At.Local().Format("2006-01-02 15:04"), e.Name, e.Tenant,
+					e.Attempt, limits.FormatSize(e.LimitBytes), limits.FormatSize(e.PeakBytes), slack, e.Outcome,
+					humanize.Comma(e.Records), e.Duration.Round(100*time.Millisecond))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func recommendCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "recommend",
+		Usage: "say which memory limit --memory auto would choose, and why",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Required: true, Usage: "connector `NAME`"},
+			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID`"},
+			&cli.StringFlag{Name: "memory-min", Usage: "lowest limit to recommend"},
+			&cli.StringFlag{Name: "memory-max", Usage: "highest limit to recommend"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			p := forecast.DefaultParams()
+			var err error
+			if c.String("memory-min") != "" {
+				if p.Min, err = sizeFlag(c, "memory-min"); err != nil {
+					return err
+				}
+			}
+			if c.String("memory-max") != "" {
+				if p.Max, err = sizeFlag(c, "memory-max"); err != nil {
+					return err
+				}
+			}
+			own, others, err := history.Load(history.Home(), c.String("name"), c.String("tenant"))
+			if err != nil {
+				return exitCode1(err)
+			}
+			rec := forecast.Recommend(time.Now(), history.Runs(own), history.Runs(others), p)
+			if c.Bool("json") {
+				out := struct {
+					Name   string `json:"name"`
+					Tenant string `json:"tenant"`
+					forecast.Recommendation
+				}{c.String("name"), c.String("tenant"), rec}
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			fmt.Fprintf(c.App.Writer, "recommended --memory %s for %s (tenant %s)\n", report.FlagSize(rec.LimitBytes), c.String("name"), c.String("tenant"))
+			for _, r := range rec.Reasons {
+				fmt.Fprintln(c.App.Writer, "  -", r)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,193 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"syncbox/limits"
+	"syncbox/limits/budget"
+	"syncbox/limits/forecast"
+	"syncbox/limits/history"
+	"syncbox/run"
+	"syncbox/run/report"
+)
+
+const memoryCategory = "Memory: limits, right-sizing, machine budget"
+
+func memoryFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "memory", Value: "auto", Category: memoryCategory,
+			Usage: "hard memory limit `SIZE` (512MiB, 2GiB, 1.5GB, bytes; no swap beyond it), or auto: forecast from this connector's history"},
+		&cli.StringFlag{Name: "memory-min", Category: memoryCategory, Usage: "lowest limit auto may choose (default 64MiB)"},
+		&cli.StringFlag{Name: "memory-max", Category: memoryCategory, Usage: "highest limit auto or a retry may choose (default: the machine budget)"},
+		&cli.IntFlag{Name: "retry-oom", Value: -1, Category: memoryCategory, DefaultText: "2 with auto, 0 with a size",
+			Usage: "after an OOM kill, rerun from the last checkpoint with a higher limit up to `N` times"},
+		&cli.StringFlag{Name: "host-memory-budget", EnvVars: []string{"SYNCBOX_HOST_MEMORY_BUDGET"}, Category: memoryCategory,
+			Usage: "memory all runs on this machine may reserve together (default: MemTotal minus max(1GiB, 10%))"},
+		&cli.IntFlag{Name: "max-concurrent", EnvVars: []string{"SYNCBOX_MAX_CONCURRENT"}, Category: memoryCategory, Usage: "runs at once on this machine, 0 = no slot limit"},
+		&cli.DurationFlag{Name: "queue-timeout", Value: budget.DefaultQueueTimeout, Category: memoryCategory, Usage: "how long to wait for the budget before exit 7"},
+		&cli.BoolFlag{Name: "no-wait", Category: memoryCategory, Usage: "exit 7 at once when the budget is short"},
+	}
+}
+
+// memoryPlan is what the memory flags decided for one run.
+type memoryPlan struct {
+	home   string
+	auto   bool
+	params forecast.Params
+	rec    *forecast.Recommendation
+	ledger *budget.Ledger
+}
+
+// planMemory resolves --memory (auto or a size), the retry policy and the
+// machine budget, and installs them in o.
+func planMemory(c *cli.Context, o *run.Options) (*memoryPlan, error) {
+	p := &memoryPlan{home: history.Home(), params: forecast.DefaultParams()}
+	var err error
+	if v := c.String("memory-min"); v != "" {
+		if p.params.Min, err = sizeFlag(c, "memory-min"); err != nil {
+			return nil, err
+		}
+	}
+	total, err := budgetTotal(c)
+	if err != nil {
+		return nil, err
+	}
+	p.params.Max = total
+	if v := c.String("memory-max"); v != "" {
+		if p.params.Max, err = sizeFlag(c, "memory-max"); err != nil {
+			return nil, err
+		}
+	}
+	if p.params.Max > 0 && p.params.Min > p.params.Max {
+		return nil, usageError("--memory-min %s is above --memory-max %s", limits.FormatSize(p.params.Min), limits.FormatSize(p.params.Max))
+	}
+
+	mem := strings.TrimSpace(c.String("memory"))
+	p.auto = mem == "auto"
+	retries := c.Int("retry-oom")
+	if retries < 0 {
+		retries = 0
+		if p.auto {
+			retries = p.params.Retries
+		}
+	}
+	p.params.Retries = retries
+	if p.auto {
+		own, others, err := history.Load(p.home, o.Name, o.Tenant)
+		if err != nil {
+			return nil, &exitError{code: report.ExitSetupFailed,
+				msg: fmt.Sprintf("--memory auto needs this connector's history: %v (give an explicit --memory SIZE to run without it)", err)}
+		}
+		rec := forecast.Recommend(time.Now(), history.Runs(own), history.Runs(others), p.params)
+		p.rec = &rec
+		o.MemoryBytes = rec.LimitBytes
+	} else if o.MemoryBytes, err = sizeFlag(c, "memory"); err != nil {
+		return nil, err
+	}
+	if retries > 0 {
+		params := p.params
+		o.NextLimit = func(attempt int, limit, peak int64) (int64, bool) {
+			if attempt > params.Retries {
+				return 0, false
+			}
+			next := forecast.NextRetryLimit(attempt, limit, peak, params)
+			return next, next > limit
+		}
+	}
+
+	if p.ledger, err = budget.Open(p.home, total, c.Int("max-concurrent")); err != nil {
+		return nil, &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("machine memory budget: %v", err)}
+	}
+	o.Admit = p.admitter(c, o)
+	return p, nil
+}
+
+func budgetTotal(c *cli.Context) (int64, error) {
+	if c.String("host-memory-budget") != "" {
+		return sizeFlag(c, "host-memory-budget")
+	}
+	total, err := budget.DefaultBudget()
+	if err != nil {
+		return 0, &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("machine memory budget: %v (set --host-memory-budget)", err)}
+	}
+	return total, nil
+}
+
+// admitter reserves each attempt's limit in the machine-wide ledger. On a
+// TTY it shows what the run waits for; cron and CI get no progress lines.
+func (p *memoryPlan) admitter(c *cli.Context, o *run.Options) func(ctx context.Context, limit int64) (func(), time.Duration, error) {
+	noWait, timeout := c.Bool("no-wait"), c.Duration("queue-timeout")
+	tty := isTerminal(os.Stderr)
+	attempt := 0
+	return func(ctx context.Context, limit int64) (func(), time.Duration, error) {
+		attempt++
+		req := budget.Request{RunID: fmt.Sprintf("%s-a%d", o.RunID, attempt), Name: o.Name, Tenant: o.Tenant, Bytes: limit}
+		if limit == 0 {
+			req.Bytes = p.params.Max // no limit of its own: it may use the whole budget
+		}
+		opt := budget.AcquireOptions{NoWait: noWait, Timeout: timeout}
+		waited := false
+		if tty {
+			opt.OnWait = func(w budget.Waiting) {
+				waited = true
+				fmt.Fprintf(os.Stderr, "\r\033[Ksyncbox: waiting for %s of memory (%s free, %d run(s) ahead, %d running)",
+					limits.FormatSize(w.NeedBytes), limits.FormatSize(w.FreeBytes), w.Ahead, w.Running)
+			}
+		}
+		r, err := p.ledger.Acquire(ctx, req, opt)
+		if waited {
+			fmt.Fprint(os.Stderr, "\r\033[K")
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		return func() { _ = r.Release() }, r.Queued(), nil
+	}
+}
+
+// record appends every attempt of a finished run to the history store.
+// A store that cannot be written costs a warning, never the run's result.
+func (p *memoryPlan) record(o *run.Options, rep *report.Report) {
+	for i, a := range rep.Attempts {
+		if a.Outcome == report.SetupFailed || a.Outcome == report.BudgetUnavailable {
+			continue
+		}
+		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Name, Tenant: o.Tenant, Attempt: a.Attempt,
+			LimitBytes: a.LimitBytes, PeakBytes: a.PeakBytes, Outcome: string(a.Outcome), OOM: a.Outcome == report.OOMKilled,
+			Duration: time.Duration(a.DurationSeconds * float64(time.Second))}
+		if i == len(rep.Attempts)-1 {
+			e.Records, e.Bytes = rep.Records.Total, rep.Records.Bytes
+			if l := rep.Records.Flagged.Largest; l != nil {
+				e.LargestValueBytes = l.Size
+			}
+		}
+		if err := history.Record(p.home, e); err != nil {
+			fmt.Fprintf(os.Stderr, "syncbox: history not recorded: %v\n", err)
+			return
+		}
+	}
+}
+
+// describe says on a TTY how auto chose the limit.
+func (p *memoryPlan) describe() string {
+	if p.rec == nil {
+		return ""
+	}
+	why := "cold start"
+	switch {
+	case p.rec.OOMBumpBytes > 0 && p.rec.OOMBumpBytes >= p.rec.LimitBytes:
+		why = "held up by a recent OOM"
+	case p.rec.FromPrior:
+		why = fmt.Sprintf("from other tenants' runs of this connector (%d samples)", p.rec.Samples)
+	case !p.rec.ColdStart:
+		why = fmt.Sprintf("p%.0f of %d past peaks x %.2f", p.rec.Quantile*100, p.rec.Samples, p.rec.Margin)
+	}
+	return fmt.Sprintf("syncbox: --memory auto: %s (%s)", humanize.IBytes(uint64(p.rec.LimitBytes)), why)
+}
