@@ -1,0 +1,196 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"syncbox/run/report"
+)
+
+// connector returns the path of a test connector built by `make build`.
+func connector(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("SYNCBOX_CONNECTORS")
+	if dir == "" {
+		dir = "../bin"
+	}
+	p, _ := filepath.Abs(filepath.Join(dir, name))
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("connector %s not built (run make build): %v", name, err)
+	}
+	return p
+}
+
+func readReport(t *testing.T, path string) *report.Report {
+	t.Helper()
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	return r
+}
+
+func TestOOMGivesExit3AndADiagnosisAPersonCanActOn(t *testing.T) {
+	requireRoot(t)
+	for _, child := range []bool{false, true} {
+		t.Run(fmt.Sprintf("child=%v", child), func(t *testing.T) {
+			root := t.TempDir()
+			rep, state := filepath.Join(root, "report.json"), filepath.Join(root, "state.json")
+			args := []string{"run", "--memory", "128MiB", "--report", rep, "--state-file", state, "--", connector(t, "memhog"),
+				"-mib", "600", "-step-mib", "4", "-delay", "15ms", "-stream", "orders"}
+			if child {
+				args = append(args, "-child")
+			}
+			_, errOut, code := runSB(t, root, "", args...)
+			if code != 3 {
+				t.Fatalf("exit %d, want 3; stderr:\n%s", code, errOut)
+			}
+			r := readReport(t, rep)
+			if r.Outcome != report.OOMKilled || r.ExitCode != 3 || r.Memory.OOMKills < 1 {
+				t.Errorf("outcome %s exit %d oom_kills %d", r.Outcome, r.ExitCode, r.Memory.OOMKills)
+			}
+			if lim := r.Memory.LimitBytes; lim != 128<<20 || float64(r.Memory.PeakBytes) < 0.85*float64(lim) {
+				t.Errorf("peak %d of limit %d: want at least 85%%", r.Memory.PeakBytes, lim)
+			}
+			if len(r.Memory.Timeline) < 3 {
+				t.Errorf("timeline has %d points", len(r.Memory.Timeline))
+			}
+			o := r.OOM
+			if o == nil {
+				t.Fatal("no oom diagnosis")
+			}
+			if o.Stream != "orders" || o.RecommendedLimitBytes <= r.Memory.LimitBytes || o.Explanation == "" {
+				t.Errorf("diagnosis: %+v", o)
+			}
+			if !strings.Contains(o.Explanation, "orders") || !strings.Contains(errOut, "--memory") {
+				t.Errorf("explanation %q / stderr %q should name the stream and the flag to change", o.Explanation, errOut)
+			}
+			// The state file holds the last STATE the connector printed.
+			b, _ := os.ReadFile(state)
+			if !json.Valid(b) || !strings.Contains(string(b), `"orders":{"n":`) || !sameJSON(r.State.Last, b) {
+				t.Errorf("state file %q, report state %s", b, r.State.Last)
+			}
+		})
+	}
+}
+
+func TestExitCodesAndOutcomesInTheReport(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	rep := filepath.Join(root, "r.json")
+	metrics := filepath.Join(root, "m.prom")
+	if _, _, code := runSB(t, root, "", "run", "--memory", "64MiB", "--report", rep, "--metrics-file", metrics, "--", "/bin/sh", "-c", "exit 9"); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	r := readReport(t, rep)
+	if r.Outcome != report.Failed || r.ConnectorExitCode == nil || *r.ConnectorExitCode != 9 {
+		t.Errorf("report: outcome %s connector_exit_code %v", r.Outcome, r.ConnectorExitCode)
+	}
+	m, _ := os.ReadFile(metrics)
+	if !strings.Contains(string(m), `syncbox_run_outcome{name="sh",tenant="default",outcome="failed"} 1`) {
+		t.Errorf("metrics:\n%s", m)
+	}
+
+	cmd, _, _ := startRun(t, root, fmt.Sprintf("rep-term-%d", os.Getpid()), "--report", rep, "--stop-timeout", "300ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitOf(t, cmd); code != 143 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+	if r := readReport(t, rep); r.Outcome != report.Interrupted || r.ExitCode != 143 || r.ConnectorSignal != "SIGKILL" {
+		t.Errorf("SIGTERM report: outcome %s exit %d signal %q", r.Outcome, r.ExitCode, r.ConnectorSignal)
+	}
+	if _, _, code := runSB(t, root, "", "run", "--memory", "64MiB", "--timeout", "200ms", "--stop-timeout", "100ms", "--report", rep, "--", "/bin/sleep", "30"); code != 4 {
+		t.Errorf("timeout: exit %d", code)
+	}
+	if r := readReport(t, rep); r.Outcome != report.TimedOut {
+		t.Errorf("timeout report: outcome %s", r.Outcome)
+	}
+}
+
+// A STATE must never be persisted before the records that precede it were
+// written downstream: sample the state file and the output file together
+// while a slow connector runs, then crash it mid-line.
+func TestStateFileNeverRunsAheadOfDeliveredRecords(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	state, outPath := filepath.Join(root, "state.json"), filepath.Join(root, "out.jsonl")
+	script := `i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"n\":$i}}";
+if [ $((i % 10)) -eq 0 ]; then echo "{\"type\":\"STATE\",\"value\":{\"n\":$i}}"; sleep 0.01; fi; done
+printf '{"type":"RECORD","stream":"s","record":{"n":401'; exit 3`
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := sb(t, root, "run", "--memory", "64MiB", "--state-file", state, "--", "/bin/sh", "-c", script)
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	checks := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(5 * time.Millisecond):
+		}
+		// State first, then output: records the state covers must be there.
+		var st struct{ N int }
+		b, err := os.ReadFile(state)
+		if err != nil {
+			continue
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatalf("state file not valid JSON (torn write?): %q", b)
+		}
+		if got := maxRecord(t, outPath); got < st.N {
+			t.Fatalf("state says %d but only records up to %d were delivered", st.N, got)
+		}
+		checks++
+	}
+	if checks < 10 {
+		t.Errorf("only %d samples: the test proved little", checks)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("connector crash: exit %d, want 1", code)
+	}
+	if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) != `{"n":400}` {
+		t.Errorf("state after crash %q, want the last STATE {\"n\":400}", b)
+	}
+	if maxRecord(t, outPath) != 400 {
+		t.Errorf("the truncated last line must not be forwarded as a record")
+	}
+}
+
+func maxRecord(t *testing.T, path string) int {
+	b, _ := os.ReadFile(path)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		var m struct {
+			Type   string
+			Record struct{ N int }
+		}
+		if json.Unmarshal([]byte(line), &m) == nil && m.Type == "RECORD" && m.Record.N > n {
+			n = m.Record.N
+		}
+	}
+	return n
+}
+
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
