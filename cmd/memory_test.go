@@ -170,4 +170,3 @@ func TestAHoarderCannotStopItsNeighbours(t *testing.T) {
 		}
 	}
 }
-
