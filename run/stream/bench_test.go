@@ -1,0 +1,228 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// singerCorpus generates a realistic Singer stream of about size bytes:
+// SCHEMA messages, records of about 500 bytes in three streams (nested
+// objects and arrays, escapes, non-ASCII text, numbers, booleans, nulls)
+// and a STATE every 1000 records. It is deterministic.
+func singerCorpus(size int) (corpus []byte, records int) {
+	r := rand.New(rand.NewPCG(1, 2))
+	words := []string{"alpha", "Bravo", "charlie", "délta", "écho", "foxtrot", "Grüße", "hôtel", "india",
+		"juliett", "kilo", "Łódź", "mike", "november", "Ωmega", "papa", "東京", "quebec", "romeo", "sierra"}
+	phrase := func(b []byte, n int) []byte {
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, words[r.IntN(len(words))]...)
+		}
+		return b
+	}
+	b := make([]byte, 0, size+4096)
+	for _, s := range []string{"users", "orders", "events"} {
+		b = fmt.Appendf(b, `{"type":"SCHEMA","stream":"%s","schema":{"type":"object","properties":{"id":{"type":"integer"}}},"key_properties":["id"]}`+"\n", s)
+	}
+	for len(b) < size {
+		records++
+		id := records
+		switch records % 3 {
+		case 0:
+			b = fmt.Appendf(b, `{"type":"RECORD","stream":"users","record":{"id":%d,"name":"`, id)
+			b = phrase(b, 2)
+			b = fmt.Appendf(b, `","email":"user%d@example.com","active":%t,"score":%.3f,"address":{"street":"%d `, id, id%2 == 0, r.Float64()*100, r.IntN(999))
+			b = phrase(b, 2)
+			b = append(b, ` St.","city":"`...)
+			b = phrase(b, 1)
+			b = fmt.Appendf(b, `","zip":"%05d","geo":[%.5f,%.5f]},"tags":["`, r.IntN(99999), r.Float64()*180-90, r.Float64()*360-180)
+			b = phrase(b, 1)
+			b = append(b, `","`...)
+			b = phrase(b, 1)
+			b = append(b, `"],"bio":"He said \"`...)
+			b = phrase(b, 6)
+			b = append(b, `\"\n\tand left \u00e9l\u00e8ve \\ path C:\\tmp","deleted_at":null},"time_extracted":"2024-05-01T12:00:00Z"}`+"\n"...)
+		case 1:
+			b = fmt.Appendf(b, `{"type":"RECORD","stream":"orders","record":{"id":%d,"user_id":%d,"total":%d.%02d,"currency":"EUR","items":[`, id, r.IntN(100000), r.IntN(1000), r.IntN(100))
+			for i := 0; i < 3; i++ {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = fmt.Appendf(b, `{"sku":"SKU-%06d","qty":%d,"price":%d.99,"title":"`, r.IntN(1000000), 1+r.IntN(5), r.IntN(100))
+				b = phrase(b, 3)
+				b = append(b, `"}`...)
+			}
+			b = fmt.Appendf(b, `],"status":"shipped","created_at":"2024-04-%02dT10:%02d:00Z","note":"`, 1+r.IntN(28), r.IntN(60))
+			b = phrase(b, 4)
+			b = append(b, `"}}`+"\n"...)
+		case 2:
+			b = fmt.Appendf(b, `{"type":"RECORD","stream":"events","record":{"id":%d,"kind":"click","ts":%d,"props":{"page":"/p/%d","ref":"https://example.com/?q=`, id, 1714550000000+r.IntN(1e9), r.IntN(1000))
+			b = phrase(b, 1)
+			b = fmt.Appendf(b, `&x=1","ua":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36","dims":{"w":%d,"h":%d},"flags":[true,false,null]},"payload":"`, r.IntN(4000), r.IntN(3000))
+			b = phrase(b, 8)
+			b = append(b, ` \u263a \ud83d\ude00 😀","n":-1.5e-3}}`+"\n"...)
+		}
+		if records%1000 == 0 {
+			b = fmt.Appendf(b, `{"type":"STATE","value":{"bookmarks":{"users":{"id":%d},"orders":{"id":%d}}}}`+"\n", id, id)
+		}
+	}
+	return b, records
+}
+
+var corpus struct {
+	once    sync.Once
+	b       []byte
+	records int
+}
+
+func benchCorpus() ([]byte, int) {
+	corpus.once.Do(func() {
+		size := 256 << 20
+		if s, err := strconv.Atoi(os.Getenv("SYNCBOX_BENCH_MB")); err == nil {
+			size = s << 20
+		}
+		corpus.b, corpus.records = singerCorpus(size)
+	})
+	return corpus.b, corpus.records
+}
+
+func report(b *testing.B, size, records int) {
+	b.SetBytes(int64(size))
+	b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkScan: the scanner with inspection on (limits set, nothing oversized).
+func BenchmarkScan(b *testing.B) {
+	c, n := benchCorpus()
+	b.ResetTimer()
+	for range b.N {
+		s := New(Config{Protocol: Singer, MaxFieldSize: 16 << 20, MaxRecordSize: 64 << 20})
+		if err := s.Run(io.Discard, bytes.NewReader(c)); err != nil {
+			b.Fatal(err)
+		}
+		if st := s.Snapshot(); st.Records != int64(n) || st.Bytes != int64(len(c)) {
+			b.Fatalf("stats %+v", st)
+		}
+	}
+	report(b, len(c), n)
+}
+
+// BenchmarkScanTinyLimits: limits small enough that policy runs on records.
+func BenchmarkScanPolicy(b *testing.B) {
+	c, n := benchCorpus()
+	b.ResetTimer()
+	for range b.N {
+		s := New(Config{Protocol: Singer, MaxFieldSize: 100, MaxRecordSize: 400})
+		if err := s.Run(io.Discard, bytes.NewReader(c)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, len(c), n)
+}
+
+// BenchmarkJSONDecode: a bufio.Scanner + encoding/json map decode loop.
+func BenchmarkJSONDecode(b *testing.B) {
+	c, n := benchCorpus()
+	b.ResetTimer()
+	for range b.N {
+		sc := bufio.NewScanner(bytes.NewReader(c))
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	report(b, len(c), n)
+}
+
+// onlyReader hides bytes.Reader's WriterTo so io.Copy really copies.
+type onlyReader struct{ io.Reader }
+
+// BenchmarkIOCopy: a plain io.Copy (32 KiB buffer) baseline.
+func BenchmarkIOCopy(b *testing.B) {
+	c, n := benchCorpus()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := io.Copy(io.Discard, onlyReader{bytes.NewReader(c)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, len(c), n)
+}
+
+// BenchmarkScanPipe: the scanner between OS pipes, as in production.
+func BenchmarkScanPipe(b *testing.B) {
+	c, n := benchCorpus()
+	b.ResetTimer()
+	for range b.N {
+		inR, inW, _ := os.Pipe()
+		outR, outW, _ := os.Pipe()
+		go func() { inW.Write(c); inW.Close() }()
+		done := make(chan struct{})
+		go func() { io.Copy(io.Discard, outR); close(done) }()
+		s := New(Config{Protocol: Singer, MaxFieldSize: 16 << 20, MaxRecordSize: 64 << 20})
+		if err := s.Run(outW, inR); err != nil {
+			b.Fatal(err)
+		}
+		outW.Close()
+		<-done
+		inR.Close()
+		outR.Close()
+	}
+	report(b, len(c), n)
+}
+
+func TestCorpusIsValid(t *testing.T) {
+	c, n := singerCorpus(1 << 20)
+	sc := bufio.NewScanner(bytes.NewReader(c))
+	lines := 0
+	for sc.Scan() {
+		lines++
+		if !json.Valid(sc.Bytes()) {
+			t.Fatalf("invalid corpus line %q", sc.Bytes())
+		}
+	}
+	var out bytes.Buffer
+	s := New(Config{Protocol: Singer, MaxFieldSize: 1 << 20})
+	if err := s.Run(&out, bytes.NewReader(c)); err != nil || !bytes.Equal(out.Bytes(), c) || s.Snapshot().Records != int64(n) {
+		t.Fatalf("err %v, records %d/%d", err, s.Snapshot().Records, n)
+	}
+	t.Logf("%d records, %d lines, %.0f bytes/record", n, lines, float64(len(c))/float64(n))
+}
+
+// BenchmarkTokenize: the in-memory tokenizer alone over the corpus lines.
+func BenchmarkTokenize(b *testing.B) {
+	c, n := benchCorpus()
+	var lines [][]byte
+	for l := range bytes.SplitSeq(c, []byte("\n")) {
+		if len(l) > 0 {
+			lines = append(lines, l)
+		}
+	}
+	var t tokenizer
+	t.strLimit = 16 << 20
+	var m memLine
+	b.ResetTimer()
+	for range b.N {
+		for _, l := range lines {
+			m.b = l
+			t.reset(&m)
+			if err := t.parseLine(l); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	report(b, len(c), n)
+}
