@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		syncboxBin = filepath.Join(dir, "syncbox")
-		out, err := exec.Command("go", "build", "-o", syncboxBin, "syncbox").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "seccomp", "-o", syncboxBin, "syncbox").CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build syncbox: %v\n%s", err, out)
 			os.Exit(1)
@@ -235,7 +235,7 @@ func TestSIGTERMIsForwardedThenKilledAndCleanedUp(t *testing.T) {
 func TestTimeoutGivesExit4(t *testing.T) {
 	requireRoot(t)
 	root := t.TempDir()
-	cmd, _, errBuf := startRun(t, root, fmt.Sprintf("timeout-%d", os.Getpid()), "--timeout", "300ms", "--stop-timeout", "200ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
+	cmd, _, errBuf := startRun(t, root, fmt.Sprintf("timeout-%d", os.Getpid()), "--timeout", "1500ms", "--stop-timeout", "200ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
 	if code := exitOf(t, cmd); code != 4 {
 		t.Errorf("exit %d, want 4; stderr %s", code, errBuf)
 	}

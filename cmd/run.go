@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"syncbox/limits"
+	"syncbox/limits/history"
 	"syncbox/limits/profiles"
 	"syncbox/run"
 	"syncbox/run/container"
@@ -21,9 +22,11 @@ import (
 
 const runDescription = `Runs CMD inside its own container: new pid, mount, uts, ipc, net and cgroup
 namespaces; an empty read-only root with /usr, a minimal /etc, a fresh /proc,
-a minimal /dev and a private /tmp; no capabilities; uid 65534. The environment
-is not inherited. stdin is forwarded, stdout is the record stream, stderr
-passes through.
+a minimal /dev, a private /tmp and a writable per-run /work; no capabilities,
+no_new_privs, a seccomp allowlist; the tenant's own unprivileged uid. The
+environment is not inherited. stdin is forwarded, stdout is the record stream
+(scanned, see --protocol), stderr passes through. {state} and {config} in ARGS
+are replaced by the paths of the state and config files inside.
 
 Exit codes:
    0    the connector exited 0 and the stream was complete
@@ -70,7 +73,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
-		}, memoryFlags()...),
+		}, append(memoryFlags(), tenantFlags()...)...),
 		Action: runAction,
 	}
 }
@@ -149,6 +152,21 @@ func runAction(c *cli.Context) error {
 	o.Quiet = c.Bool("quiet")
 	o.Progress = isTerminal(os.Stderr)
 
+	if err := refuseSymlink("--state-file", o.StateFile); err != nil {
+		return err
+	}
+	if err := refuseSymlink("--config", o.ConfigFile); err != nil {
+		return err
+	}
+	if o.RunID == "" {
+		o.RunID = run.NewRunID()
+	}
+	cleanup, err := applyTenant(c, &o, history.Home())
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
 	plan, err := planMemory(c, &o)
 	if err != nil {
 		return err
@@ -165,9 +183,6 @@ func runAction(c *cli.Context) error {
 	defer signal.Stop(sigs)
 	o.Signals = sigs
 
-	if o.RunID == "" {
-		o.RunID = run.NewRunID()
-	}
 	res := run.Run(context.Background(), o)
 	plan.record(&o, res.Report)
 	if res.Err != nil && o.Quiet {

@@ -108,6 +108,15 @@ func (s *Spec) normalize() error {
 	}
 	if s.Cwd == "" {
 		s.Cwd = "/tmp"
+		if s.Workdir != "" {
+			s.Cwd = WorkdirPath
+		}
+	}
+	if err := checkWorkdir(s); err != nil {
+		return err
+	}
+	if err := checkSeccompSupport(s); err != nil {
+		return err
 	}
 	for _, b := range s.Binds {
 		if err := checkBind(b); err != nil {
@@ -179,6 +188,7 @@ func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
 		Capabilities:      &configs.Capabilities{}, // none, in every set
 		NoNewPrivileges:   true,
 		ParentDeathSignal: int(unix.SIGKILL),
+		Seccomp:           seccompConfig(s),
 		Rlimits: []configs.Rlimit{
 			{Type: unix.RLIMIT_NOFILE, Hard: nofileLimit, Soft: nofileLimit},
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},

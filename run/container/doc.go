@@ -3,8 +3,9 @@
 //
 // One file per isolation concern, so the file list reads like the feature
 // list: rootfs.go decides what of the host filesystem is visible, config.go
-// the namespaces, capabilities, rlimits and cgroup resources, container.go
-// the process lifecycle, cleanup.go the recovery of runs whose runner died.
+// the namespaces, capabilities, rlimits and cgroup resources, seccomp.go the
+// syscall allowlist, container.go the process lifecycle, cleanup.go the
+// recovery of runs whose runner died. escape_test.go attacks all of it.
 //
 // The package knows nothing about flags, records or reports: it takes a Spec
 // and gives back an exit status and the cgroup paths to read figures from.

@@ -136,7 +136,30 @@ func mounts(s *Spec) []*configs.Mount {
 	for _, b := range s.staged {
 		m = append(m, bindMount(b.Source, b.Destination, false))
 	}
+	if s.Workdir != "" {
+		m = append(m, bindMount(s.Workdir, WorkdirPath, true))
+	}
 	return m
+}
+
+// WorkdirPath is where Spec.Workdir appears inside the container.
+const WorkdirPath = "/work"
+
+// checkWorkdir validates Spec.Workdir like a bind, and keeps user binds
+// off /work so they cannot shadow the run's private directory.
+func checkWorkdir(s *Spec) error {
+	if s.Workdir == "" {
+		return nil
+	}
+	if err := checkBind(Bind{Source: s.Workdir, Destination: WorkdirPath}); err != nil {
+		return fmt.Errorf("workdir: %w", err)
+	}
+	for _, b := range s.Binds {
+		if filepath.Clean(b.Destination) == WorkdirPath {
+			return fmt.Errorf("bind destination %s is the run's working directory", b.Destination)
+		}
+	}
+	return nil
 }
 
 // stageFiles writes s.Files into dir (outside the rootfs) owned by the
@@ -193,6 +216,15 @@ func checkBind(b Bind) error {
 	}
 	if _, err := os.Stat(b.Source); err != nil {
 		return fmt.Errorf("bind source: %w", err)
+	}
+	// The mount follows symlinks on the host as root, so a link planted in
+	// a path a tenant can write (its workdir, a shared export) would expose
+	// whatever it points at. Only canonical sources are accepted; the
+	// error names the real path to use instead.
+	if real, err := filepath.EvalSymlinks(b.Source); err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	} else if real != filepath.Clean(b.Source) {
+		return fmt.Errorf("bind source %s goes through a symlink (to %s): give the real path", b.Source, real)
 	}
 	clean := filepath.Clean(b.Destination)
 	for _, reserved := range []string{"/", "/proc", "/dev", "/etc", "/usr", "/tmp"} {
