@@ -22,7 +22,7 @@ import (
 
 const runDescription = `Runs CMD inside its own container: new pid, mount, uts, ipc, net and cgroup
 namespaces; an empty read-only root with /usr, a minimal /etc, a fresh /proc,
-a minimal /dev, a private /tmp and a writable per-run /work; no capabilities,
+a minimal /dev, a private /tmp and a writable per-run /run/syncbox/work; no capabilities,
 no_new_privs, a seccomp allowlist; the tenant's own unprivileged uid. The
 environment is not inherited. stdin is forwarded, stdout is the record stream
 (scanned, see --protocol), stderr passes through. {state} and {config} in ARGS

@@ -26,7 +26,7 @@ func tenantFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "secret", Category: tenantCategory,
 			Usage: "expose `NAME=FILE` read-only at " + SecretsDir + "/NAME to this run only, owned by its uid (repeatable; never in env, report or logs)"},
 		&cli.BoolFlag{Name: "keep-workdir", Category: tenantCategory,
-			Usage: "keep the run's private working directory (/work) instead of removing it after the run"},
+			Usage: "keep the run's private working directory (/run/syncbox/work) instead of removing it after the run"},
 		&cli.StringFlag{Name: "seccomp", Value: "default", Category: tenantCategory,
 			Usage: "syscall filter: `default` (an allowlist like Docker's) or unconfined (not recommended)"},
 	}

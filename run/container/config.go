@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/cgroups"
 	devcfg "github.com/opencontainers/cgroups/devices/config"
@@ -65,7 +66,7 @@ type Spec struct {
 	TmpBytes    int64 // size of the private /tmp and /dev/shm tmpfs
 	Cwd         string
 	Files       []File // small files staged by the runner and bound read-only
-	Workdir     string // host dir bound read-write at /work and used as cwd ("" = none, cwd /tmp)
+	Workdir     string // host dir bound read-write at WorkdirPath and used as cwd ("" = none, cwd /tmp)
 	// SeccompUnconfined turns off the default seccomp allowlist.
 	SeccompUnconfined bool
 
@@ -121,6 +122,12 @@ func (s *Spec) normalize() error {
 	for _, b := range s.Binds {
 		if err := checkBind(b); err != nil {
 			return err
+		}
+		// syncbox's own files (state, config, workdir, secrets) live there.
+		for _, own := range []string{"/run/syncbox", "/run/secrets"} {
+			if d := filepath.Clean(b.Destination); d == own || strings.HasPrefix(d, own+"/") || d == "/run" {
+				return fmt.Errorf("bind destination %s is reserved for syncbox's own files", b.Destination)
+			}
 		}
 	}
 	for _, f := range s.Files {

@@ -297,13 +297,13 @@ func TestSecretsAndWorkdirBelongToTheRun(t *testing.T) {
 		Files: []File{{Destination: "/run/secrets/token", Content: []byte("s3cret")}},
 		Args: []string{"/bin/sh", "-c", probe + `echo "cwd=$(pwd)"
 echo "secret=$(stat -c '%u %a' /run/secrets/token) $(cat /run/secrets/token)"
-echo "work=$(stat -c '%u %a' /work)"
-echo out > /work/result && echo wrote
+echo "work=$(stat -c '%u %a' /run/syncbox/work)"
+echo out > /run/syncbox/work/result && echo wrote
 probe write-secret sh -c 'echo x > /run/secrets/token'
 probe chmod-secret chmod 600 /run/secrets/token
 probe secret-in-env sh -c 'tr "\0" "\n" < /proc/self/environ | grep -q s3cret'
 `}})
-	for _, w := range []string{"cwd=/work\n", fmt.Sprintf("secret=%d 400 s3cret\n", uid), fmt.Sprintf("work=%d 700\n", uid), "wrote\n"} {
+	for _, w := range []string{"cwd=/run/syncbox/work\n", fmt.Sprintf("secret=%d 400 s3cret\n", uid), fmt.Sprintf("work=%d 700\n", uid), "wrote\n"} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("missing %q in:\n%s%s", w, r.stdout, r.stderr)
 		}

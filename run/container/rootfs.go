@@ -143,10 +143,10 @@ func mounts(s *Spec) []*configs.Mount {
 }
 
 // WorkdirPath is where Spec.Workdir appears inside the container.
-const WorkdirPath = "/work"
+const WorkdirPath = "/run/syncbox/work"
 
 // checkWorkdir validates Spec.Workdir like a bind, and keeps user binds
-// off /work so they cannot shadow the run's private directory.
+// off WorkdirPath so they cannot shadow the run's private directory.
 func checkWorkdir(s *Spec) error {
 	if s.Workdir == "" {
 		return nil
