@@ -79,6 +79,7 @@ func runCommand() *cli.Command {
 }
 
 func runAction(c *cli.Context) error {
+	container.Prewarm()
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		return usageError("run: no command given; usage: syncbox run [flags] -- CMD [ARGS...]")

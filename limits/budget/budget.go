@@ -201,12 +201,6 @@ func (l *Ledger) Acquire(ctx context.Context, req Request, opt AcquireOptions) (
 	}
 
 	start := time.Now()
-	var watch *watcher
-	if !opt.NoWait {
-		// Before enqueueing, so no change after it goes unnoticed.
-		watch = newWatcher(l.dir)
-		defer watch.close()
-	}
 	r, w, err := l.enqueue(req)
 	if err != nil {
 		return nil, err
@@ -230,22 +224,30 @@ func (l *Ledger) Acquire(ctx context.Context, req Request, opt AcquireOptions) (
 	if opt.OnWait != nil {
 		opt.OnWait(w)
 	}
+	// The watcher exists only for runs that wait: tearing an inotify
+	// instance down costs an SRCU grace period (~10-15 ms), which an
+	// immediate admission must not pay. Closing is off the critical path,
+	// and the first poll below covers changes made before the watch began.
+	watch := newWatcher(l.dir)
+	defer func() { go watch.close() }()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	checked := time.Now()
+	checked := time.Time{}
 	for {
-		select {
-		case <-ctx.Done():
-			return nil, r.abandon(fmt.Errorf("waiting for host memory for run %s: %w", req.RunID, ctx.Err()))
-		case <-deadline.C:
-			return nil, r.abandon(fmt.Errorf("run %s waited %s for %s: %w (%s)",
-				req.RunID, timeout, limits.FormatSize(req.Bytes), ErrTimeout, w.describe()))
-		case <-tick.C:
-		}
-		if !watch.changed() && time.Since(checked) < fullCheckInterval {
-			continue
+		if !checked.IsZero() {
+			select {
+			case <-ctx.Done():
+				return nil, r.abandon(fmt.Errorf("waiting for host memory for run %s: %w", req.RunID, ctx.Err()))
+			case <-deadline.C:
+				return nil, r.abandon(fmt.Errorf("run %s waited %s for %s: %w (%s)",
+					req.RunID, timeout, limits.FormatSize(req.Bytes), ErrTimeout, w.describe()))
+			case <-tick.C:
+			}
+			if !watch.changed() && time.Since(checked) < fullCheckInterval {
+				continue
+			}
 		}
 		checked = time.Now()
 		admitted, now, err := r.poll()
