@@ -17,6 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// stdoutPipeSize is the kernel buffer of the connector's stdout pipe.
+const stdoutPipeSize = 1 << 20
+
 // Paths says where a runner keeps its per-run state on the host.
 type Paths struct {
 	Root string // default DefaultRoot()
@@ -115,6 +118,10 @@ func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retE
 		return c, &SetupError{Op: "stdout pipe", Err: err}
 	}
 	c.Stdout = r
+	// A larger pipe means fewer, bigger reads and far fewer context switches
+	// between connector and runner on a busy 2-core host. Best effort: an
+	// unprivileged limit (fs.pipe-max-size) just leaves the default.
+	_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, stdoutPipeSize)
 	// libcontainer hands the connector real fds: stand in /dev/null.
 	if stdin == nil || stderr == nil {
 		devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
