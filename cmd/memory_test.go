@@ -170,3 +170,25 @@ func TestAHoarderCannotStopItsNeighbours(t *testing.T) {
 		}
 	}
 }
+
+// A corrupt history store never blocks a run with an explicit --memory
+// (it costs a warning), while --memory auto stops with exit 6 and a
+// message that names the file and the way out.
+func TestCorruptHistoryOnlyStopsAuto(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	home := filepath.Join(root, "home")
+	os.MkdirAll(home, 0o700)
+	db := filepath.Join(home, "history.db")
+	if err := os.WriteFile(db, []byte("this is not a bbolt file, just garbage bytes......"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runSB(t, root, "", "run", "-q", "--memory", "64MiB", "--protocol", "raw", "--", "/bin/true")
+	if code != 0 || !strings.Contains(errOut, "history") {
+		t.Errorf("explicit --memory with a corrupt store: exit %d, stderr %q (want 0 and a warning)", code, errOut)
+	}
+	_, errOut, code = runSB(t, root, "", "run", "-q", "--memory", "auto", "--", "/bin/true")
+	if code != 6 || !strings.Contains(errOut, db) || !strings.Contains(errOut, "--memory SIZE") {
+		t.Errorf("auto with a corrupt store: exit %d, stderr %q", code, errOut)
+	}
+}
