@@ -15,6 +15,7 @@ import (
 
 	"syncbox/run/report"
 	"syncbox/testdata/corpus"
+	"syncbox/testdata/testenv"
 )
 
 // BenchmarkRunTrueOverhead is the start-to-exit figure: the median
@@ -137,7 +138,7 @@ func BenchmarkRunnerRSSWithGiantField(b *testing.B) {
 	dir := b.TempDir()
 	rep := filepath.Join(dir, "report.json")
 	cmd := exec.Command(syncboxBin, "run", "-q", "--memory", "3GiB", "--max-field-size", "16MiB", "--rejects-dir", filepath.Join(dir, "rejects"),
-		"--report", rep, "--", connectorPath("tap-demo"), "-records", "10", "-giant-bytes", strconv.Itoa(1<<30))
+		"--report", rep, "--", testenv.Connector(b, "tap-demo"), "-records", "10", "-giant-bytes", strconv.Itoa(1<<30))
 	cmd.Env = append(os.Environ(), "SYNCBOX_RUN_DIR="+filepath.Join(dir, "run"), "SYNCBOX_HOME="+filepath.Join(dir, "home"))
 	t0 := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -152,13 +153,4 @@ func BenchmarkRunnerRSSWithGiantField(b *testing.B) {
 	}
 	b.ReportMetric(float64(r.Runner.PeakRSSBytes)/(1<<20), "runner-peak-RSS-MiB")
 	b.ReportMetric(float64(1<<30)/1e6/time.Since(t0).Seconds(), "MB/s")
-}
-
-func connectorPath(name string) string {
-	dir := os.Getenv("SYNCBOX_CONNECTORS")
-	if dir == "" {
-		dir = "../bin"
-	}
-	p, _ := filepath.Abs(filepath.Join(dir, name))
-	return p
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"syncbox/run/container"
+	"syncbox/testdata/testenv"
 )
 
 var syncboxBin string
@@ -35,16 +36,6 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
-}
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("container tests must run as root in CI")
-		}
-		t.Skip("needs root")
-	}
 }
 
 // sb prepares a syncbox command with its own run dir.
@@ -90,7 +81,7 @@ func assertGone(t *testing.T, root, id string) {
 }
 
 func TestRunnerEnvironmentDoesNotLeak(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	t.Setenv("SYNCBOX_TEST_SECRET", "hunter2")
 	t.Setenv("PASSED_THROUGH", "yes")
@@ -139,7 +130,7 @@ func TestUsageErrorsExit2AndNameTheFlag(t *testing.T) {
 }
 
 func TestConnectorFailureAndStdin(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	if _, _, code := runSB(t, root, "", "run", "--", "/bin/sh", "-c", "exit 9"); code != 1 {
 		t.Errorf("connector exit 9: syncbox exit %d, want 1", code)
@@ -203,7 +194,7 @@ func exitOf(t *testing.T, cmd *exec.Cmd) int {
 }
 
 func TestSIGTERMIsForwardedThenKilledAndCleanedUp(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for _, c := range []struct {
 		name, script, wantOut string
 	}{
@@ -233,7 +224,7 @@ func TestSIGTERMIsForwardedThenKilledAndCleanedUp(t *testing.T) {
 }
 
 func TestTimeoutGivesExit4(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	cmd, _, errBuf := startRun(t, root, fmt.Sprintf("timeout-%d", os.Getpid()), "--timeout", "1500ms", "--stop-timeout", "200ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
 	if code := exitOf(t, cmd); code != 4 {
@@ -243,7 +234,7 @@ func TestTimeoutGivesExit4(t *testing.T) {
 }
 
 func TestSIGKILLedRunnerIsCleanedUpByCleanupAndByTheNextRun(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for _, via := range []string{"cleanup", "next-run"} {
 		t.Run(via, func(t *testing.T) {
 			root := t.TempDir()
@@ -281,7 +272,7 @@ func TestSIGKILLedRunnerIsCleanedUpByCleanupAndByTheNextRun(t *testing.T) {
 }
 
 func TestNetworkNoneIsLoopbackOnly(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	out, _, _ := runSB(t, root, "", "run", "--protocol", "raw", "--", "/bin/sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
 	if out != "lo\n" {
@@ -297,7 +288,7 @@ func TestNetworkNoneIsLoopbackOnly(t *testing.T) {
 }
 
 func TestDoctorPassesHere(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	out, errOut, code := runSB(t, t.TempDir(), "", "doctor")
 	if code != 0 || !strings.Contains(out, "trial container") {
 		t.Errorf("doctor: exit %d\n%s%s", code, out, errOut)

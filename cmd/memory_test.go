@@ -12,15 +12,16 @@ import (
 
 	"syncbox/limits/budget"
 	"syncbox/run/report"
+	"syncbox/testdata/testenv"
 )
 
 // A connector whose memory use varies from run to run converges within
 // three runs to a limit with modest slack, and a sudden 2x spike is
 // absorbed by exactly one retry.
 func TestAutoMemoryConvergesAndAbsorbsASpikeWithOneRetry(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
-	memhog := connector(t, "memhog")
+	memhog := testenv.Connector(t, "memhog")
 	runWith := func(mib int) *report.Report {
 		t.Helper()
 		rep := filepath.Join(root, fmt.Sprintf("r%d.json", time.Now().UnixNano()))
@@ -54,11 +55,11 @@ func TestAutoMemoryConvergesAndAbsorbsASpikeWithOneRetry(t *testing.T) {
 // memory never exceeds the budget, runs overlap when they fit, and every
 // run finishes with its whole output.
 func TestBudgetAdmitsConcurrentRunsWithinTheMachineBudget(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	home := filepath.Join(root, "home")
 	const runs, limitMiB, budgetMiB = 20, 150, 1000
-	demo := connector(t, "tap-demo")
+	demo := testenv.Connector(t, "tap-demo")
 	ledger, err := budget.Open(home, budgetMiB<<20, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestBudgetAdmitsConcurrentRunsWithinTheMachineBudget(t *testing.T) {
 }
 
 func TestReservationOfAKilledRunnerIsReclaimed(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	flags := []string{"run", "-q", "--memory", "200MiB", "--host-memory-budget", "300MiB", "--no-wait"}
 	cmd, _, _ := startRun(t, root, fmt.Sprintf("holder-%d", os.Getpid()), append(flags[1:], "--", "/bin/sh", "-c", "echo ready; exec sleep 60")...)
@@ -142,7 +143,7 @@ func TestReservationOfAKilledRunnerIsReclaimed(t *testing.T) {
 // One customer's runaway connector is OOM-killed at its own limit while
 // three others beside it finish with complete output.
 func TestAHoarderCannotStopItsNeighbours(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	var wg sync.WaitGroup
 	codes := make([]int, 4)
@@ -153,9 +154,9 @@ func TestAHoarderCannotStopItsNeighbours(t *testing.T) {
 			defer wg.Done()
 			args := []string{"run", "-q", "--memory", "200MiB", "--tenant", fmt.Sprintf("t%d", i), "--"}
 			if i == 0 {
-				args = append(args, connector(t, "memhog"), "-mib", "100000", "-step-mib", "16", "-delay", "1ms")
+				args = append(args, testenv.Connector(t, "memhog"), "-mib", "100000", "-step-mib", "16", "-delay", "1ms")
 			} else {
-				args = append(args, connector(t, "tap-demo"), "-records", "20000", "-giant-bytes", "0")
+				args = append(args, testenv.Connector(t, "tap-demo"), "-records", "20000", "-giant-bytes", "0")
 			}
 			outs[i], _, codes[i] = runSB(t, root, "", args...)
 		}(i)
@@ -175,7 +176,7 @@ func TestAHoarderCannotStopItsNeighbours(t *testing.T) {
 // (it costs a warning), while --memory auto stops with exit 6 and a
 // message that names the file and the way out.
 func TestCorruptHistoryOnlyStopsAuto(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	home := filepath.Join(root, "home")
 	os.MkdirAll(home, 0o700)

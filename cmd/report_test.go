@@ -11,21 +11,8 @@ import (
 	"time"
 
 	"syncbox/run/report"
+	"syncbox/testdata/testenv"
 )
-
-// connector returns the path of a test connector built by `make build`.
-func connector(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("SYNCBOX_CONNECTORS")
-	if dir == "" {
-		dir = "../bin"
-	}
-	p, _ := filepath.Abs(filepath.Join(dir, name))
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("connector %s not built (run make build): %v", name, err)
-	}
-	return p
-}
 
 func readReport(t *testing.T, path string) *report.Report {
 	t.Helper()
@@ -37,12 +24,12 @@ func readReport(t *testing.T, path string) *report.Report {
 }
 
 func TestOOMGivesExit3AndADiagnosisAPersonCanActOn(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for _, child := range []bool{false, true} {
 		t.Run(fmt.Sprintf("child=%v", child), func(t *testing.T) {
 			root := t.TempDir()
 			rep, state := filepath.Join(root, "report.json"), filepath.Join(root, "state.json")
-			args := []string{"run", "--memory", "128MiB", "--report", rep, "--state-file", state, "--", connector(t, "memhog"),
+			args := []string{"run", "--memory", "128MiB", "--report", rep, "--state-file", state, "--", testenv.Connector(t, "memhog"),
 				"-mib", "600", "-step-mib", "4", "-delay", "15ms", "-stream", "orders"}
 			if child {
 				args = append(args, "-child")
@@ -81,7 +68,7 @@ func TestOOMGivesExit3AndADiagnosisAPersonCanActOn(t *testing.T) {
 }
 
 func TestExitCodesAndOutcomesInTheReport(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	rep := filepath.Join(root, "r.json")
 	metrics := filepath.Join(root, "m.prom")
@@ -117,7 +104,7 @@ func TestExitCodesAndOutcomesInTheReport(t *testing.T) {
 // written downstream: sample the state file and the output file together
 // while a slow connector runs, then crash it mid-line.
 func TestStateFileNeverRunsAheadOfDeliveredRecords(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	state, outPath := filepath.Join(root, "state.json"), filepath.Join(root, "out.jsonl")
 	script := `i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"n\":$i}}";

@@ -14,6 +14,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+
+	"syncbox/testdata/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -23,26 +25,6 @@ func TestMain(m *testing.M) {
 		libcontainer.Init()
 	}
 	os.Exit(m.Run())
-}
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("container tests must run as root in CI")
-		}
-		t.Skip("needs root")
-	}
-}
-
-// connector returns the path of a test connector built by `make build`.
-func connector(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("SYNCBOX_CONNECTORS")
-	if dir == "" {
-		t.Skip("SYNCBOX_CONNECTORS not set (run through make test)")
-	}
-	return filepath.Join(dir, name)
 }
 
 type ran struct {
@@ -104,7 +86,7 @@ func assertGone(t *testing.T, root, id string) {
 }
 
 func TestConnectorIsPID1InItsOwnNamespaces(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	hostname, _ := os.Hostname()
 	r := runIn(t, root, Spec{Args: []string{"/bin/sh", "-c",
@@ -132,7 +114,7 @@ func TestConnectorIsPID1InItsOwnNamespaces(t *testing.T) {
 }
 
 func TestHostFilesAreInvisibleAndSystemReadOnly(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	secretDir := t.TempDir()
 	planted := filepath.Join(secretDir, "planted.txt")
@@ -165,7 +147,7 @@ grep -E ' / | /usr ' /proc/self/mounts | grep -c ' ro,'`, planted, rootPlant, wd
 }
 
 func TestBindsAreReadOnlyUnlessAskedAndExecutableIsBoundIn(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	ro, rw := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(ro, "data.txt"), []byte("from host"), 0o644)
@@ -183,9 +165,9 @@ func TestBindsAreReadOnlyUnlessAskedAndExecutableIsBoundIn(t *testing.T) {
 }
 
 func TestMemoryLimitKillsTheHogWhileANeighbourFinishes(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
-	memhog, demo := connector(t, "memhog"), connector(t, "tap-demo")
+	memhog, demo := testenv.Connector(t, "memhog"), testenv.Connector(t, "tap-demo")
 	var hog, ok ran
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -212,7 +194,7 @@ func TestMemoryLimitKillsTheHogWhileANeighbourFinishes(t *testing.T) {
 }
 
 func TestPidsLimitContainsAForkBomb(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	id := fmt.Sprintf("bomb%d", os.Getpid())
 	// The classic bomb; PID 1 only waits (a builtin: it needs no fork).
@@ -249,7 +231,7 @@ func TestPidsLimitContainsAForkBomb(t *testing.T) {
 }
 
 func TestCleanupReclaimsARunWhoseRunnerDied(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	id := fmt.Sprintf("dead%d", os.Getpid())
 	c, err := Start(Paths{Root: root}, Spec{ID: id, Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath}}, nil, nil)
@@ -278,7 +260,7 @@ func TestCleanupReclaimsARunWhoseRunnerDied(t *testing.T) {
 }
 
 func TestSetupFailureCleansUp(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	_, err := Start(Paths{Root: root}, Spec{ID: "bad1", Args: []string{"/nonexistent/tap"}}, nil, nil)
 	if err == nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"syncbox/limits/tenant"
+	"syncbox/testdata/testenv"
 )
 
 // Escape attempts by a hostile connector. Each attempt is a named subtest
@@ -50,8 +51,8 @@ func neighbour(t *testing.T, root string, uid int) *Container {
 }
 
 func TestEscapeSyscallsAreRefused(t *testing.T) {
-	requireRoot(t)
-	escape := connector(t, "escape")
+	testenv.RequireRoot(t)
+	escape := testenv.Connector(t, "escape")
 	root := t.TempDir()
 	uid := tenant.UID("escape-a")
 	// Same uid as the attacker: only the pid namespace stands in the way.
@@ -152,7 +153,7 @@ probe() { n=$1; shift; if out=$("$@" 2>&1); then echo "$n ALLOWED"; else echo "$
 `
 
 func TestEscapeFilesystemAndTenantsAreRefused(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	home := t.TempDir()
 	uidA, uidB := tenant.UID("escape-a"), tenant.UID("escape-b")
@@ -266,7 +267,7 @@ probe raise-nofile-limit sh -c 'ulimit -n 65536'
 }
 
 func TestEscapeSymlinkedBindSourceIsRefused(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	link := filepath.Join(t.TempDir(), "export")
 	if err := os.Symlink("/etc", link); err != nil {
@@ -287,7 +288,7 @@ func TestEscapeSymlinkedBindSourceIsRefused(t *testing.T) {
 }
 
 func TestSecretsAndWorkdirBelongToTheRun(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root, home := t.TempDir(), t.TempDir()
 	work, uid, err := tenant.NewWorkdir(home, "escape-a", "run1")
 	if err != nil {
@@ -395,7 +396,7 @@ func TestSeccompAllowlistLeavesOutDangerousCalls(t *testing.T) {
 // The filter must not get in the way of what connectors ordinarily do:
 // threads, subprocesses, sockets, TLS, sqlite, multiprocessing.
 func TestSeccompKeepsOrdinaryConnectorsWorking(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	root := t.TempDir()
 	r := runIn(t, root, Spec{Args: []string{"/bin/sh", "-c", `grep '^Seccomp:' /proc/self/status
 /usr/bin/python3 - <<'PY'

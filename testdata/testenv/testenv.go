@@ -1,0 +1,46 @@
+// Package testenv is what syncbox's tests need from their machine: root
+// (containers and cgroups), and the test connectors `make build` puts in
+// bin/. One place, so every package skips or fails the same way.
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// RequireRoot skips a test that needs root, except in CI (CI=true runs as
+// root), where a missing privilege is a failure, never a silent skip.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("container tests must run as root in CI")
+	}
+	t.Skip("needs root")
+}
+
+// Connector returns the absolute path of a test connector built by
+// `make build`: $SYNCBOX_CONNECTORS/name, else bin/name in this checkout.
+func Connector(t testing.TB, name string) string {
+	t.Helper()
+	dir := os.Getenv("SYNCBOX_CONNECTORS")
+	if dir == "" {
+		_, self, _, _ := runtime.Caller(0)
+		dir = filepath.Join(filepath.Dir(self), "..", "..", "bin")
+	}
+	p, err := filepath.Abs(filepath.Join(dir, name))
+	if err == nil {
+		_, err = os.Stat(p)
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("connector %s not built: %v", name, err)
+		}
+		t.Skipf("connector %s not built (run make build): %v", name, err)
+	}
+	return p
+}
