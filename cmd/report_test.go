@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -180,4 +181,49 @@ func sameJSON(a, b []byte) bool {
 	xa, _ := json.Marshal(x)
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
+}
+
+// A second SIGTERM while the connector ignores the first kills it at once
+// instead of waiting out --stop-timeout.
+func TestSecondSignalKillsAtOnce(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	cmd, _, errBuf := startRun(t, root, fmt.Sprintf("second-sig-%d", os.Getpid()), "--stop-timeout", "30s", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitOf(t, cmd); code != 143 {
+		t.Errorf("exit %d, want 143; %s", code, errBuf)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v: the second signal did not kill at once", d)
+	}
+}
+
+// The live progress line appears on a terminal and never in cron or CI
+// output (stderr not a TTY).
+func TestProgressLineOnlyOnATerminal(t *testing.T) {
+	testenv.RequireRoot(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	root := t.TempDir()
+	memhog := testenv.Connector(t, "memhog")
+	args := []string{"run", "--memory", "256MiB", "--", memhog, "-mib", "64", "-step-mib", "1", "-delay", "25ms"}
+	_, errOut, code := runSB(t, root, "", args...)
+	if code != 0 || strings.Contains(errOut, "\r") || strings.Contains(errOut, "\x1b[K") {
+		t.Errorf("not a TTY: exit %d, stderr %q should hold only the summary", code, errOut)
+	}
+	line := syncboxBin + " " + strings.Join(args, " ") + " >/dev/null"
+	cmd := exec.Command("script", "-qfec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "SYNCBOX_RUN_DIR="+root, "SYNCBOX_HOME="+filepath.Join(root, "home"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("under a pty: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "\r\x1b[Ksyncbox: ") || !strings.Contains(string(out), "records (") {
+		t.Errorf("no progress line on a terminal:\n%q", out)
+	}
 }

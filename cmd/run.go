@@ -151,7 +151,7 @@ func runAction(c *cli.Context) error {
 	}
 	o.ReportPath, o.MetricsPath = c.String("report"), c.String("metrics-file")
 	o.Quiet = c.Bool("quiet")
-	o.Progress = isTerminal(os.Stderr)
+	o.Progress = isTerminal(os.Stderr) && !o.Quiet
 
 	if err := refuseSymlink("--state-file", o.StateFile); err != nil {
 		return err

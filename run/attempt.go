@@ -108,6 +108,11 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 			stopping, stopSig = why, sig
 			_ = c.Signal(sig)
 			killTimer = time.After(o.StopTimeout)
+			return
+		}
+		// A second Ctrl-C (or SIGTERM) means now, not after --stop-timeout.
+		if why == report.Interrupted {
+			_ = c.Kill()
 		}
 	}
 loop:
