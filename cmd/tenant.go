@@ -68,6 +68,7 @@ func applyTenant(c *cli.Context, o *run.Options, home string) (cleanup func(), e
 		return cleanup, &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("tenant %s: %v", o.Tenant, err)}
 	}
 	o.UID, o.GID, o.Workdir = uid, uid, dir
+	o.KeepWorkdir = c.Bool("keep-workdir")
 	stderr := c.App.ErrWriter
 	if c.Bool("keep-workdir") {
 		return func() { fmt.Fprintf(stderr, "syncbox: kept working directory %s\n", dir) }, nil

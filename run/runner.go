@@ -40,6 +40,7 @@ type Options struct {
 	UID, GID    int              // the connector's uid/gid (0 = 65534); see limits/tenant
 	Files       []container.File // extra read-only files, e.g. secrets at /run/secrets/NAME
 	Workdir     string           // writable per-run working directory on the host ("" = none)
+	KeepWorkdir bool             // if the runner dies, leave Workdir for inspection
 	// SeccompUnconfined turns the default seccomp allowlist off.
 	SeccompUnconfined bool
 

@@ -128,6 +128,18 @@ func reclaim(p Paths, id string) ([]Leftover, error) {
 			out = append(out, Leftover{RunID: id, What: "container state"})
 		}
 	}
+	if b, err := os.ReadFile(filepath.Join(p.runDir(id), workdirRecord)); err == nil {
+		if wd := string(b); filepath.IsAbs(wd) {
+			if _, err := os.Lstat(wd); err == nil {
+				// RemoveAll does not follow symlinks the connector left.
+				if err := os.RemoveAll(wd); err != nil {
+					errs = append(errs, fmt.Errorf("remove workdir: %w", err))
+				} else {
+					out = append(out, Leftover{RunID: id, What: "workdir " + wd})
+				}
+			}
+		}
+	}
 	if _, err := os.Stat(p.runDir(id)); err == nil {
 		if err := removeRunDir(p.runDir(id)); err != nil {
 			errs = append(errs, err)

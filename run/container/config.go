@@ -67,6 +67,9 @@ type Spec struct {
 	Cwd         string
 	Files       []File // small files staged by the runner and bound read-only
 	Workdir     string // host dir bound read-write at WorkdirPath and used as cwd ("" = none, cwd /tmp)
+	// WorkdirOwned says the run owns Workdir: if its runner dies, Cleanup
+	// removes it with the rest (the runner removes it itself otherwise).
+	WorkdirOwned bool
 	// SeccompUnconfined turns off the default seccomp allowlist.
 	SeccompUnconfined bool
 

@@ -17,6 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// workdirRecord, in a run dir, names the workdir Cleanup must remove if
+// the runner dies.
+const workdirRecord = "workdir"
+
 // stdoutPipeSize is the kernel buffer of the connector's stdout pipe.
 const stdoutPipeSize = 1 << 20
 
@@ -96,6 +100,11 @@ func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retE
 	}()
 	if err := c.claimRunDir(); err != nil {
 		return c, &SetupError{Op: "state dir", Err: err}
+	}
+	if s.Workdir != "" && s.WorkdirOwned {
+		if err := os.WriteFile(filepath.Join(c.runDir, workdirRecord), []byte(s.Workdir), 0o600); err != nil {
+			return c, &SetupError{Op: "state dir", Err: err}
+		}
 	}
 	rootfs := filepath.Join(c.runDir, "rootfs")
 	if err := buildRootfs(rootfs, &s); err != nil {
