@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -46,16 +45,10 @@ func BenchmarkRunTrueOverhead(b *testing.B) {
 		}
 		plain = append(plain, time.Since(t0))
 	}
-	mb, mp := medianOf(box), medianOf(plain)
+	mb, mp := testenv.Median(box), testenv.Median(plain)
 	b.ReportMetric(ms(mb), "syncbox-ms")
 	b.ReportMetric(ms(mp), "exec-ms")
 	b.ReportMetric(ms(mb-mp), "added-ms")
-}
-
-func medianOf(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"testing"
 	"time"
+
+	"syncbox/testdata/testenv"
 )
 
 // BenchmarkStartToExit measures create + start + wait + destroy of a
@@ -46,13 +47,7 @@ func BenchmarkStartToExit(b *testing.B) {
 		add("exec", time.Since(e0))
 	}
 	for _, k := range []string{"start", "wait", "destroy", "total", "exec"} {
-		b.ReportMetric(float64(median(phases[k]).Microseconds())/1000, k+"-ms")
+		b.ReportMetric(float64(testenv.Median(phases[k]).Microseconds())/1000, k+"-ms")
 	}
-	b.ReportMetric(float64((median(phases["total"])-median(phases["exec"])).Microseconds())/1000, "added-ms")
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+	b.ReportMetric(float64((testenv.Median(phases["total"])-testenv.Median(phases["exec"])).Microseconds())/1000, "added-ms")
 }

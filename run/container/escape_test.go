@@ -336,7 +336,7 @@ func startTrue(b *testing.B, root string, i int, unconfined bool) time.Duration 
 	return time.Since(t0)
 }
 
-func medianMS(d []time.Duration) float64 { return float64(median(d).Microseconds()) / 1000 }
+func medianMS(d []time.Duration) float64 { return float64(testenv.Median(d).Microseconds()) / 1000 }
 
 // benchStart measures create+run+wait+destroy of /bin/true and reports
 // the median, which a few slow outliers do not move.

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"testing"
+	"time"
 )
 
 // RequireRoot skips a test that needs root, except in CI (CI=true runs as
@@ -43,4 +45,12 @@ func Connector(t testing.TB, name string) string {
 		t.Skipf("connector %s not built (run make build): %v", name, err)
 	}
 	return p
+}
+
+// Median of ds (not sorted in place): benchmarks report medians because a
+// 2-core VM's outliers say more about the VM than about the code.
+func Median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
