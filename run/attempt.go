@@ -115,6 +115,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 			_ = c.Kill()
 		}
 	}
+	cancelled := ctx.Done()
 loop:
 	for {
 		select {
@@ -124,7 +125,8 @@ loop:
 			if s, ok := sig.(syscall.Signal); ok {
 				stop(s, report.Interrupted)
 			}
-		case <-ctx.Done():
+		case <-cancelled:
+			cancelled = nil // a closed channel would fire on every turn
 			stop(syscall.SIGTERM, report.Interrupted)
 		case <-in.deadline:
 			stop(syscall.SIGTERM, report.TimedOut)
