@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -141,12 +142,20 @@ func (p *memoryPlan) admitter(c *cli.Context, o *run.Options) func(ctx context.C
 					limits.FormatSize(w.NeedBytes), limits.FormatSize(w.FreeBytes), w.Ahead, w.Running)
 			}
 		}
-		r, err := p.ledger.Acquire(ctx, req, opt)
+		t0 := time.Now()
+		r, sig, err := acquireInterruptibly(ctx, p.ledger, req, opt, o.Signals)
 		if waited {
 			fmt.Fprint(os.Stderr, "\r\033[K")
 		}
+		if sig != nil {
+			if r != nil {
+				_ = r.Release()
+			}
+			s, _ := sig.(syscall.Signal)
+			return nil, time.Since(t0), &run.Interrupted{Signal: s}
+		}
 		if err != nil {
-			return nil, 0, err
+			return nil, time.Since(t0), err
 		}
 		return func() { _ = r.Release() }, r.Queued(), nil
 	}
@@ -190,4 +199,27 @@ func (p *memoryPlan) describe() string {
 		why = fmt.Sprintf("p%.0f of %d past peaks x %.2f", p.rec.Quantile*100, p.rec.Samples, p.rec.Margin)
 	}
 	return fmt.Sprintf("syncbox: --memory auto: %s (%s)", humanize.IBytes(uint64(p.rec.LimitBytes)), why)
+}
+
+// acquireInterruptibly waits for the budget but gives up on SIGINT/SIGTERM:
+// a queued run must stop when asked, not after --queue-timeout. No
+// container runs yet, so the signal is consumed here, not forwarded.
+func acquireInterruptibly(ctx context.Context, l *budget.Ledger, req budget.Request, opt budget.AcquireOptions,
+	signals <-chan os.Signal) (*budget.Reservation, os.Signal, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var caught os.Signal
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case caught = <-signals:
+			cancel()
+		case <-stop:
+		}
+	}()
+	r, err := l.Acquire(ctx, req, opt)
+	close(stop)
+	<-watched // caught is settled once the watcher has returned
+	return r, caught, err
 }

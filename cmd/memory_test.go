@@ -193,3 +193,29 @@ func TestCorruptHistoryOnlyStopsAuto(t *testing.T) {
 		t.Errorf("auto with a corrupt store: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// A run waiting for the budget stops at once on SIGTERM, as interrupted.
+func TestSignalWhileQueuedForTheBudget(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	flags := []string{"--memory", "200MiB", "--host-memory-budget", "300MiB"}
+	holder, _, _ := startRun(t, root, fmt.Sprintf("q-holder-%d", os.Getpid()), append(flags, "--stop-timeout", "200ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")...)
+	defer func() { holder.Process.Signal(syscall.SIGTERM); holder.Wait() }()
+	rep := filepath.Join(root, "queued.json")
+	waiter := sb(t, root, append(append([]string{"run", "-q", "--report", rep}, flags...), "--", "/bin/true")...)
+	if err := waiter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // queued behind the holder
+	start := time.Now()
+	waiter.Process.Signal(syscall.SIGTERM)
+	if code := exitOf(t, waiter); code != 143 {
+		t.Errorf("queued run: exit %d, want 143", code)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v to stop while queued", d)
+	}
+	if r := readReport(t, rep); r.Outcome != report.Interrupted || r.QueuedSeconds < 0.3 {
+		t.Errorf("report: outcome %s queued %.1fs", r.Outcome, r.QueuedSeconds)
+	}
+}

@@ -54,7 +54,12 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	if o.Admit != nil {
 		release, queued, err := o.Admit(ctx, in.limit)
 		a.queued = queued
-		if err != nil {
+		var intr *Interrupted
+		switch {
+		case errors.As(err, &intr):
+			a.outcome, a.exitCode, a.err = report.Interrupted, report.InterruptedExitCode(int(intr.Signal)), err
+			return a
+		case err != nil:
 			a.outcome, a.exitCode, a.err = report.BudgetUnavailable, report.ExitBudgetUnavailable, err
 			return a
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,6 +70,14 @@ type Options struct {
 	// NextLimit, if set, is asked after an OOM kill whether to retry from
 	// the last checkpoint and with which limit.
 	NextLimit func(attempt int, limit, peak int64) (next int64, retry bool)
+}
+
+// Interrupted is returned by Admit when a signal stopped the wait for the
+// budget: the run ends as interrupted (128+signal), not as budget_unavailable.
+type Interrupted struct{ Signal syscall.Signal }
+
+func (e *Interrupted) Error() string {
+	return "interrupted by " + unix.SignalName(e.Signal) + " while waiting for the memory budget"
 }
 
 // Result is what a run ended with. Report is always set.
