@@ -114,12 +114,12 @@ func Run(ctx context.Context, o Options) *Result {
 	rep.StartedAt = time.Now().UTC()
 	res := &Result{Report: rep}
 
-	if gone, err := container.Cleanup(o.Paths); err != nil {
+	gone, err := container.Cleanup(o.Paths)
+	for _, l := range gone {
+		fmt.Fprintf(o.Stderr, "syncbox: removed leftover of dead run %s: %s\n", l.RunID, l.What)
+	}
+	if err != nil {
 		fmt.Fprintf(o.Stderr, "syncbox: cleanup of earlier runs: %v\n", err)
-	} else {
-		for _, l := range gone {
-			fmt.Fprintf(o.Stderr, "syncbox: removed leftover of dead run %s: %s\n", l.RunID, l.What)
-		}
 	}
 
 	ck, err := newCheckpoint(o.StateFile)

@@ -39,10 +39,31 @@ type Params struct {
 	// HalfLife is the age at which a run counts half as much as a new one.
 	// Zero or negative means no decay.
 	HalfLife time.Duration `json:"half_life"`
-	// Quantile of the decayed peak distribution the limit covers (0..1].
+	// Quantile of the predicted peak of the next run that the limit covers:
+	// 1 - Quantile is the targeted chance that an ordinary run is OOM-killed
+	// (0.99 = 1 run in 100). With Empirical, the quantile of past peaks.
 	Quantile float64 `json:"quantile"`
-	// Margin multiplies the quantile (1.1 = 10% headroom).
+	// Margin multiplies the quantile (1.03 = 3% headroom). With the fit it
+	// is only for measurement noise: peaks are sampled, a short one can be
+	// missed.
 	Margin float64 `json:"margin"`
+	// SpreadPrior and SpreadPriorRuns are the prior belief about a
+	// connector's run-to-run spread (standard deviation of log peak) and
+	// how many runs it is worth: with few runs of its own, the spread is
+	// shrunk towards SpreadPrior, and the Student-t quantile has
+	// SpreadPriorRuns more degrees of freedom.
+	SpreadPrior     float64 `json:"spread_prior"`
+	SpreadPriorRuns float64 `json:"spread_prior_runs"`
+	// Trend fits log peak against time (weighted least squares) and
+	// predicts now, so a growing connector is not always a half-life behind;
+	// the slope's uncertainty widens the prediction. Used with at least
+	// TrendMinRuns effective runs spread over at least a day, never on prior
+	// runs (a mix of tenants).
+	Trend        bool    `json:"trend"`
+	TrendMinRuns float64 `json:"trend_min_runs"`
+	// Empirical selects the rule before the log-normal fit: the Quantile of
+	// the decayed peaks themselves times Margin (kept for comparison).
+	Empirical bool `json:"empirical,omitempty"`
 	// Min and Max bound every limit (--memory-min, --memory-max); Max 0 = no cap.
 	Min int64 `json:"min_bytes"`
 	Max int64 `json:"max_bytes"`
@@ -103,20 +124,24 @@ const (
 //     failed in the replay).
 func DefaultParams() Params {
 	return Params{
-		HalfLife:    7 * 24 * time.Hour,
-		Quantile:    0.90,
-		Margin:      1.20,
-		Min:         64 * mib,
-		Max:         0,
-		ColdStart:   2 * gib,
-		OOMMemory:   24 * time.Hour,
-		SpikeRatio:  3,
-		SpikeMemory: 6 * time.Hour,
-		MinSamples:  3,
-		PriorWeight: 0.5,
-		Retries:     2,
-		RetryFactor: 2,
-		RetryReach:  10,
+		HalfLife:        7 * 24 * time.Hour,
+		Quantile:        0.99,
+		Margin:          1.03,
+		SpreadPrior:     0.10,
+		SpreadPriorRuns: 10,
+		Trend:           true,
+		TrendMinRuns:    10,
+		Min:             64 * mib,
+		Max:             0,
+		ColdStart:       2 * gib,
+		OOMMemory:       24 * time.Hour,
+		SpikeRatio:      3,
+		SpikeMemory:     6 * time.Hour,
+		MinSamples:      3,
+		PriorWeight:     0.5,
+		Retries:         2,
+		RetryFactor:     2,
+		RetryReach:      10,
 	}
 }
 
@@ -126,6 +151,10 @@ func (p Params) Validate() error {
 	switch {
 	case p.Quantile <= 0 || p.Quantile > 1:
 		return fmt.Errorf("quantile %g must be in (0, 1]", p.Quantile)
+	case !p.Empirical && p.Quantile == 1:
+		return fmt.Errorf("quantile 1 of a fitted distribution is unbounded")
+	case p.SpreadPrior < 0 || p.SpreadPriorRuns < 0:
+		return fmt.Errorf("spread prior %g and its weight %g must not be negative", p.SpreadPrior, p.SpreadPriorRuns)
 	case p.Margin < 1:
 		return fmt.Errorf("safety margin %g must be at least 1", p.Margin)
 	case p.Min < 0 || p.Max < 0 || p.ColdStart <= 0:
@@ -155,6 +184,12 @@ type Recommendation struct {
 	OOMBumpBytes int64 `json:"oom_bump_bytes"`
 	// SpikesIgnored counts giant runs left out (see Params.SpikeRatio).
 	SpikesIgnored int `json:"spikes_ignored"`
+	// The log-normal fit (zero with Empirical or at cold start): Spread is
+	// the standard deviation of log peak used, EffectiveRuns the decayed
+	// sample size, TrendPerDay the fitted growth of log peak per day.
+	Spread        float64 `json:"spread,omitempty"`
+	EffectiveRuns float64 `json:"effective_runs,omitempty"`
+	TrendPerDay   float64 `json:"trend_per_day,omitempty"`
 }
 
 type sample struct {
@@ -191,16 +226,38 @@ func Recommend(now time.Time, own []Run, prior []Run, p Params) Recommendation {
 	rec.Samples = len(samples)
 
 	var want int64
-	if len(samples) == 0 {
+	switch {
+	case len(samples) == 0:
 		rec.ColdStart = true
 		want = p.ColdStart
 		rec.Reasons = append(rec.Reasons, fmt.Sprintf("no history: cold-start limit %s", limits.FormatSize(p.ColdStart)))
-	} else {
+	case p.Empirical:
 		q := weightedQuantile(samples, p.Quantile)
 		rec.QuantileBytes = int64(q)
 		want = int64(math.Ceil(q * p.Margin))
 		rec.Reasons = append(rec.Reasons, fmt.Sprintf("p%.4g of %d decayed peaks (half-life %s) = %s, x%.3g margin = %s",
 			p.Quantile*100, len(samples), p.HalfLife, limits.FormatSize(int64(q)), p.Margin, limits.FormatSize(want)))
+	default:
+		ordinary, giants, giantShare, giantTop := splitGiants(samples, p)
+		f := fitLogPeaks(ordinary, p, !rec.FromPrior)
+		q := f.quantile(p.Quantile)
+		rec.QuantileBytes = int64(q)
+		rec.Spread, rec.EffectiveRuns, rec.TrendPerDay = f.sigma, f.neff, f.slope
+		want = int64(math.Ceil(q * p.Margin))
+		trend := ""
+		if f.trend {
+			trend = fmt.Sprintf(", trend %+.2g%%/day", 100*math.Expm1(f.slope))
+		}
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("log-normal fit of %d decayed peaks (half-life %s, %.3g effective runs): median %s, spread %.3g%s; p%.4g of the next run's peak (Student-t, %.3g df) = %s, x%.3g margin = %s",
+			len(ordinary), p.HalfLife, f.neff, limits.FormatSize(int64(math.Exp(f.mu))), f.sigma, trend,
+			p.Quantile*100, f.df, limits.FormatSize(int64(q)), p.Margin, limits.FormatSize(want)))
+		if giants > 0 && giantShare > 1-p.Quantile {
+			if g := int64(math.Ceil(giantTop * p.Margin)); g > want {
+				want = g
+				rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d recent giant runs (> %.3gx median) weigh %.2g%% of the history, more than the %.2g%% OOM target: covered, %s",
+					giants, p.SpikeRatio, 100*giantShare, 100*(1-p.Quantile), limits.FormatSize(g)))
+			}
+		}
 	}
 	if bump > want {
 		want = bump
@@ -287,6 +344,104 @@ func dropOldSpikes(s []sample, p Params) ([]sample, int) {
 		kept = append(kept, x)
 	}
 	return kept, dropped
+}
+
+// splitGiants separates the giant runs that dropOldSpikes kept (above
+// SpikeRatio times the weighted median: recent, or a step change) from the
+// ordinary ones the distribution is fitted to. It returns their weight share
+// of all samples and the largest giant peak.
+func splitGiants(s []sample, p Params) (ordinary []sample, giants int, share, top float64) {
+	if p.SpikeRatio <= 0 || len(s) < 2 {
+		return s, 0, 0, 0
+	}
+	cut := p.SpikeRatio * weightedQuantile(s, 0.5)
+	total, heavy := 0.0, 0.0
+	ordinary = make([]sample, 0, len(s))
+	for _, x := range s {
+		total += x.weight
+		if x.peak > cut {
+			giants++
+			heavy += x.weight
+			top = max(top, x.peak)
+			continue
+		}
+		ordinary = append(ordinary, x)
+	}
+	return ordinary, giants, heavy / total, top
+}
+
+// logFit is the predictive distribution of the next run's log peak:
+// mu + sigma*infl*T(df).
+type logFit struct {
+	mu, sigma, df, infl float64
+	neff, slope         float64 // effective runs; log peak per day
+	trend               bool
+}
+
+func (f logFit) quantile(q float64) float64 {
+	return math.Exp(f.mu + f.sigma*f.infl*studentT(q, f.df))
+}
+
+// fitLogPeaks fits the decayed log peaks: weighted mean (or, with a trend,
+// weighted least squares against time, predicted at now) and spread. The
+// spread is shrunk towards SpreadPrior as if it came with SpreadPriorRuns
+// more runs (normal-inverse-chi-squared posterior), and the prediction is a
+// Student-t with that many degrees of freedom, widened by the uncertainty of
+// the mean (1/n) and of the slope: few runs, a wider limit.
+func fitLogPeaks(s []sample, p Params, trendOK bool) logFit {
+	var sw, sw2, xbar, ybar float64
+	for _, v := range s {
+		sw += v.weight
+		sw2 += v.weight * v.weight
+		xbar += v.weight * -v.age.Hours() / 24
+		ybar += v.weight * math.Log(v.peak)
+	}
+	xbar /= sw
+	ybar /= sw
+	var sxx, sxy, syy float64
+	for _, v := range s {
+		dx, dy := -v.age.Hours()/24-xbar, math.Log(v.peak)-ybar
+		sxx += v.weight * dx * dx
+		sxy += v.weight * dx * dy
+		syy += v.weight * dy * dy
+	}
+	f := logFit{neff: sw * sw / sw2}
+	k := 1.0 // parameters fitted besides the spread
+	varx := sxx / sw
+	if trendOK && p.Trend && f.neff >= max(p.TrendMinRuns, 3) && varx >= 0.25 {
+		f.trend, f.slope, k = true, sxy/sxx, 2
+	}
+	rss := max(syy-2*f.slope*sxy+f.slope*f.slope*sxx, 0) / sw * f.neff
+	f.mu = ybar - f.slope*xbar
+	nu0 := max(p.SpreadPriorRuns, 0)
+	if dof := nu0 + f.neff - k; dof > 0 {
+		f.sigma = math.Sqrt((nu0*p.SpreadPrior*p.SpreadPrior + rss) / dof)
+		f.df = max(dof, 1)
+	} else {
+		f.sigma, f.df = p.SpreadPrior, 1
+	}
+	infl := 1 + 1/f.neff
+	if f.trend {
+		infl += xbar * xbar / (f.neff * varx)
+	}
+	f.infl = math.Sqrt(infl)
+	return f
+}
+
+// studentT is the q quantile of Student's t with df degrees of freedom
+// (Cornish-Fisher expansion in 1/df, Abramowitz & Stegun 26.7.5: within
+// 0.5% for df >= 5 at q = 0.99; it understates the quantile for df < 3).
+func studentT(q, df float64) float64 {
+	z := math.Sqrt2 * math.Erfinv(2*q-1)
+	if df <= 0 || math.IsInf(df, 1) {
+		return z
+	}
+	z2 := z * z
+	g1 := (z2 + 1) * z / 4
+	g2 := ((5*z2+16)*z2 + 3) * z / 96
+	g3 := (((3*z2+19)*z2+17)*z2 - 15) * z / 384
+	g4 := ((((79*z2+776)*z2+1482)*z2-1920)*z2 - 945) * z / 92160
+	return z + g1/df + g2/(df*df) + g3/(df*df*df) + g4/(df*df*df*df)
 }
 
 // weightedQuantile returns the smallest peak whose cumulative weight reaches
