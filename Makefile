@@ -4,6 +4,7 @@ BIN      := $(CURDIR)/bin
 SYNCBOX  := $(BIN)/syncbox
 # seccomp: libcontainer's seccomp support needs the tag and libseccomp-dev.
 TAGS     ?= seccomp
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 1
 
 CONNECTORS := $(patsubst testdata/connectors/%/main.go,$(BIN)/%,$(wildcard testdata/connectors/*/main.go))
@@ -15,7 +16,7 @@ all: build
 build: $(SYNCBOX) connectors
 
 $(SYNCBOX): FORCE
-	$(GO) build -tags '$(TAGS)' -o $@ .
+	$(GO) build -tags '$(TAGS)' -ldflags '-X syncbox/cmd.Version=$(VERSION)' -o $@ .
 
 connectors: $(CONNECTORS)
 

@@ -20,13 +20,14 @@ import (
 	"syncbox/run/stream"
 )
 
-const runDescription = `Runs CMD inside its own container: new pid, mount, uts, ipc, net and cgroup
-namespaces; an empty read-only root with /usr, a minimal /etc, a fresh /proc,
-a minimal /dev, a private /tmp and a writable per-run /run/syncbox/work; no capabilities,
-no_new_privs, a seccomp allowlist; the tenant's own unprivileged uid. The
-environment is not inherited. stdin is forwarded, stdout is the record stream
-(scanned, see --protocol), stderr passes through. {state} and {config} in ARGS
-are replaced by the paths of the state and config files inside.
+const runDescription = `Runs CMD inside its own container: new pid, mount, uts, ipc, net and
+cgroup namespaces; an empty read-only root with /usr, a minimal /etc, a fresh
+/proc, a minimal /dev, a private /tmp and a writable per-run /run/syncbox/work;
+no capabilities, no_new_privs, a seccomp allowlist; the tenant's own
+unprivileged uid. The environment is not inherited. stdin is forwarded, stdout
+is the record stream (scanned, see --protocol), stderr passes through. {state}
+and {config} in ARGS are replaced by the paths of the state and config files
+inside the container.
 
 Exit codes:
    0    the connector exited 0 and the stream was complete
