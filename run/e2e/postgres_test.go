@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"syncbox/run/report"
+	"syncbox/testdata/testenv"
 )
 
 // The fixture: ordinary rows, plus one row whose text column holds about
@@ -104,6 +105,8 @@ func TestPostgresToPostgresWithGiantValuesAndOOM(t *testing.T) {
 	if os.Geteuid() != 0 {
 		unavailable(t, "root, to run containers")
 	}
+	// PostgreSQL's copy of the giant values, their rejects and spool files.
+	testenv.RequireDisk(t, os.TempDir(), 4<<30)
 	sb := syncboxBin(t)
 	tapBin, targetBin := connectorBin(t, "tap-postgres"), connectorBin(t, "target-postgres")
 	ctx := context.Background()

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RequireRoot skips a test that needs root, except in CI (CI=true runs as
@@ -53,4 +55,18 @@ func Median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
+}
+
+// RequireDisk skips a test that needs more free space in dir than there
+// is, saying how much it needed and found: a full disk is a property of
+// the machine, not a defect of the code under test.
+func RequireDisk(t testing.TB, dir string, need int64) {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return // cannot tell: let the test try
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < need {
+		t.Skipf("needs %d MiB free in %s, has %d MiB", need>>20, dir, free>>20)
+	}
 }
