@@ -218,18 +218,27 @@ type outcome struct {
 	// first-attempt successes alone, and successes per connector type
 	limitFirst, peakFirst   float64
 	limitByConn, peakByConn map[string]float64
+	runsByConn, oomsByConn  map[string]int
 }
 
 func (o outcome) slack() float64     { return 100 * (o.limitOK - o.peakOK) / o.limitOK }
 func (o outcome) oomPer100() float64 { return 100 * float64(o.ooms) / float64(o.runs) }
 func (o outcome) waste() float64     { return 100 * 0.5 * o.limitKilled / o.limitOK }
+func (o outcome) connOOM(c string) float64 {
+	return 100 * float64(o.oomsByConn[c]) / float64(o.runsByConn[c])
+}
+func (o outcome) connSlack(c string) float64 {
+	return 100 * (o.limitByConn[c] - o.peakByConn[c]) / o.limitByConn[c]
+}
 
 // replay runs the trace through one policy.
 func replay(trace []traceRun, pol policy) outcome {
 	h := &hist{byKey: map[string][]Run{}, byConn: map[string][]string{}}
-	o := outcome{policy: pol.name(), limitByConn: map[string]float64{}, peakByConn: map[string]float64{}}
+	o := outcome{policy: pol.name(), limitByConn: map[string]float64{}, peakByConn: map[string]float64{},
+		runsByConn: map[string]int{}, oomsByConn: map[string]int{}}
 	for _, r := range trace {
 		o.runs++
+		o.runsByConn[r.conn]++
 		if r.giant {
 			o.giantRuns++
 		}
@@ -250,6 +259,7 @@ func replay(trace []traceRun, pol policy) outcome {
 				break
 			}
 			o.ooms++
+			o.oomsByConn[r.conn]++
 			if r.giant {
 				o.spikeRetries++
 			} else {
@@ -291,6 +301,21 @@ func replayParams() Params {
 	return p
 }
 
+// empiricalParams is the rule before the log-normal fit: p90 of the decayed
+// peaks times 1.2.
+func empiricalParams() Params {
+	p := replayParams()
+	p.Empirical, p.Quantile, p.Margin = true, 0.90, 1.20
+	return p
+}
+
+func shortDur(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
+
 func printOutcomes(w io.Writer, title string, rows []outcome) {
 	fmt.Fprintf(w, "\n%s\n", title)
 	fmt.Fprintf(w, "%-38s %7s %10s %7s %7s %9s %13s\n", "policy", "slack%", "OOM/100run", "failed", "waste%", "attempts", "daily slack%")
@@ -320,10 +345,11 @@ func BenchmarkReplay(b *testing.B) {
 			replay(trace, staticPolicy{4, med}),
 			replay(trace, vpaPolicy{coldStart: def.ColdStart}),
 			replay(trace, oraclePolicy{def}),
+			replay(trace, syncboxPolicy{"syncbox before: p90 x1.2 of peaks", empiricalParams()}),
 			replay(trace, syncboxPolicy{"syncbox (defaults)", def}),
 		}
 		printOutcomes(w, "policies on the same trace (slack over successful attempts; waste = killed attempts, half their limit)", main)
-		for i, n := range []string{"static2x", "static4x", "vpa", "oracle", "syncbox"} {
+		for i, n := range []string{"static2x", "static4x", "vpa", "oracle", "before", "syncbox"} {
 			o := main[i]
 			b.ReportMetric(o.slack(), n+"_slack%")
 			b.ReportMetric(o.oomPer100(), n+"_oom/100runs")
@@ -332,20 +358,47 @@ func BenchmarkReplay(b *testing.B) {
 		sb := main[len(main)-1]
 		fmt.Fprintf(w, "syncbox retries: %d for giant runs, %d for ordinary runs; giants failed for good: %d; slack of first attempts alone %.1f%%\n",
 			sb.spikeRetries, sb.ordinaryRetries, sb.giantFailed, 100*(sb.limitFirst-sb.peakFirst)/sb.limitFirst)
+		fmt.Fprintf(w, "per connector type: slack%% (OOM kills per 100 runs)     syncbox          before          oracle\n")
 		for _, c := range traceTypes {
-			fmt.Fprintf(w, "  syncbox slack on %-16s (sigma %.2f, every %s): %5.1f%%\n", c.name, c.sigma, c.every,
-				100*(sb.limitByConn[c.name]-sb.peakByConn[c.name])/sb.limitByConn[c.name])
+			fmt.Fprintf(w, "  %-16s (sigma %.2f, every %3s)", c.name, c.sigma, shortDur(c.every))
+			for _, o := range []outcome{sb, main[len(main)-2], main[3]} {
+				fmt.Fprintf(w, "   %5.1f (%4.1f)", o.connSlack(c.name), o.connOOM(c.name))
+			}
+			fmt.Fprintln(w)
 		}
 
 		var rows []outcome
-		for _, q := range []float64{0.80, 0.90, 0.95, 0.98} {
-			for _, m := range []float64{1.0, 1.1, 1.2, 1.3} {
+		for _, q := range []float64{0.98, 0.985, 0.99, 0.995} {
+			for _, m := range []float64{1.0, 1.02, 1.05} {
 				p := def
 				p.Quantile, p.Margin = q, m
-				rows = append(rows, replay(trace, syncboxPolicy{fmt.Sprintf("syncbox q=%.2f margin=%.2f", q, m), p}))
+				rows = append(rows, replay(trace, syncboxPolicy{fmt.Sprintf("syncbox q=%.3f margin=%.2f", q, m), p}))
 			}
 		}
-		printOutcomes(w, "trade-off: quantile x margin", rows)
+		printOutcomes(w, "trade-off: quantile of the fitted next-run peak x margin", rows)
+
+		rows = nil
+		for _, qm := range [][2]float64{{0.90, 1.1}, {0.90, 1.2}, {0.95, 1.1}, {0.98, 1.1}} {
+			p := empiricalParams()
+			p.Quantile, p.Margin = qm[0], qm[1]
+			rows = append(rows, replay(trace, syncboxPolicy{fmt.Sprintf("before: p%.0f x%.2f of peaks", 100*qm[0], qm[1]), p}))
+		}
+		for _, v := range []struct {
+			label string
+			mod   func(*Params)
+		}{
+			{"fit without trend", func(p *Params) { p.Trend = false }},
+			{"fit, spread prior 0.10 x 3 runs", func(p *Params) { p.SpreadPriorRuns = 3 }},
+			{"fit, spread prior 0.10 x 30 runs", func(p *Params) { p.SpreadPriorRuns = 30 }},
+			{"fit, spread prior 0.20 x 10 runs", func(p *Params) { p.SpreadPrior = 0.2 }},
+			{"fit, giants covered above 25%", func(p *Params) { p.SpikeCover = 0.25 }},
+			{"fit, giants covered above 1%", func(p *Params) { p.SpikeCover = 0.01 }},
+		} {
+			p := def
+			v.mod(&p)
+			rows = append(rows, replay(trace, syncboxPolicy{v.label, p}))
+		}
+		printOutcomes(w, "the rule before (empirical quantile x margin) and parts of the fit", rows)
 
 		rows = nil
 		for _, d := range []time.Duration{0, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 7 * 24 * time.Hour, -1} {
@@ -387,7 +440,11 @@ func BenchmarkReplay(b *testing.B) {
 
 		rows = nil
 		for seed := uint64(2); seed <= 5; seed++ {
-			rows = append(rows, replay(genTrace(seed), syncboxPolicy{fmt.Sprintf("syncbox defaults, seed %d", seed), def}))
+			tr := genTrace(seed)
+			rows = append(rows, replay(tr, oraclePolicy{def}))
+			rows[len(rows)-1].policy = fmt.Sprintf("oracle p99, seed %d", seed)
+			rows = append(rows, replay(tr, syncboxPolicy{fmt.Sprintf("before: p90 x1.2, seed %d", seed), empiricalParams()}))
+			rows = append(rows, replay(tr, syncboxPolicy{fmt.Sprintf("syncbox defaults, seed %d", seed), def}))
 		}
 		printOutcomes(w, "other seeds", rows)
 	}
@@ -412,6 +469,16 @@ func TestReplayKeepsTheGoals(t *testing.T) {
 	}
 	if sb.slack() >= static.slack() || sb.slack() > oracle.slack()+5 {
 		t.Errorf("slack %.1f%%; static 2x median %.1f%%, oracle %.1f%%", sb.slack(), static.slack(), oracle.slack())
+	}
+	// The fit beats the rule before it (p90 x1.2 of peaks) on slack without
+	// more OOM kills, and gives the tightest connector a tighter limit.
+	before := replay(trace, syncboxPolicy{"before", empiricalParams()})
+	if sb.slack() >= before.slack() || sb.oomPer100() > before.oomPer100() {
+		t.Errorf("fit: %.1f%% slack, %.2f OOM/100; p90 x1.2 before: %.1f%%, %.2f", sb.slack(), sb.oomPer100(), before.slack(), before.oomPer100())
+	}
+	tight := traceTypes[0].name
+	if s, b := sb.connSlack(tight), before.connSlack(tight); s >= b-2 {
+		t.Errorf("%s slack %.1f%%, before %.1f%%: want at least 2 points less", tight, s, b)
 	}
 }
 
@@ -453,7 +520,7 @@ func spikeHold(every time.Duration, p Params) time.Duration {
 
 func printSpikeHold(w io.Writer, def Params) {
 	fmt.Fprintf(w, "\nhow long one 5x giant run keeps the limit raised (steady connector with 30 days of history; time of the last raised run after the giant)\n")
-	fmt.Fprintf(w, "%-28s %9s %9s %9s   %s\n", "SpikeMemory", "hourly", "every 6h", "daily", "(daily, q=0.98 margin 1.1)")
+	fmt.Fprintf(w, "%-28s %9s %9s %9s   %s\n", "SpikeMemory", "hourly", "every 6h", "daily", "(daily, before: p98 x1.1)")
 	for _, d := range []time.Duration{0, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 7 * 24 * time.Hour, -1} {
 		p := def
 		label := d.String()
@@ -463,7 +530,7 @@ func printSpikeHold(w io.Writer, def Params) {
 		}
 		p.SpikeMemory = d
 		high := p
-		high.Quantile, high.Margin = 0.98, 1.1
+		high.Empirical, high.Quantile, high.Margin = true, 0.98, 1.1
 		fmt.Fprintf(w, "%-28s %9s %9s %9s   %s\n", label, spikeHold(time.Hour, p), spikeHold(6*time.Hour, p), spikeHold(24*time.Hour, p), spikeHold(24*time.Hour, high))
 	}
 }
