@@ -227,3 +227,26 @@ func TestProgressLineOnlyOnATerminal(t *testing.T) {
 		t.Errorf("no progress line on a terminal:\n%q", out)
 	}
 }
+
+// Airbyte has no SCHEMA: --keys names key properties, which are never
+// nulled; a key too large for the limit drops the record, with lineage.
+func TestAirbyteKeysFromTheCommandLine(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	big := strings.Repeat("k", 300)
+	line := `{"type":"RECORD","record":{"stream":"s","data":{"id":"` + big + `","v":1},"emitted_at":1}}`
+	flags := filepath.Join(root, "flags.jsonl")
+	args := []string{"run", "-q", "--memory", "64MiB", "--protocol", "airbyte", "--max-field-size", "100", "--flags-file", flags, "--"}
+	script := []string{"/bin/sh", "-c", "echo '" + line + "'"}
+	out, _, code := runSB(t, root, "", append(args, script...)...)
+	if code != 0 || !strings.Contains(out, `"id":null`) {
+		t.Fatalf("without --keys the oversized id is nulled like any field: exit %d, %s", code, out)
+	}
+	out, _, code = runSB(t, root, "", append(append(args[:len(args)-1:len(args)-1], "--keys", "s=id", "--"), script...)...)
+	if code != 0 || strings.Contains(out, `"type":"RECORD"`) {
+		t.Fatalf("with --keys s=id the record must be dropped, never its key nulled: exit %d, %s", code, out)
+	}
+	if b, _ := os.ReadFile(flags); !strings.Contains(string(b), `"field":"id"`) || strings.Count(string(b), "\n") != 2 {
+		t.Errorf("flags file:\n%s", b)
+	}
+}

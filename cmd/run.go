@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,6 +69,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "flags-file", Usage: "append one JSON line per flagged value or bad line to `FILE`", Category: "Record stream"},
 			&cli.StringFlag{Name: "rejects-dir", Usage: "keep the original of every changed or dropped value in `DIR`", Category: "Record stream"},
 			&cli.BoolFlag{Name: "strict", Usage: "stop at the first line that is not a valid message (exit 5)", Category: "Record stream"},
+			&cli.StringSliceFlag{Name: "keys", Usage: "key properties `STREAM=FIELD[,FIELD...]` for streams without a Singer SCHEMA (Airbyte): never nulled or truncated", Category: "Record stream"},
 
 			&cli.StringFlag{Name: "state-file", Usage: "input state for {state}; each STATE is persisted here atomically", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` the connector reads at {config}", Category: "Checkpoints and reports"},
@@ -239,6 +241,16 @@ func streamConfig(c *cli.Context) (stream.Config, error) {
 		}
 	}
 	cfg.Strict = c.Bool("strict")
+	for _, kv := range c.StringSlice("keys") {
+		stream, fields, ok := strings.Cut(kv, "=")
+		if !ok || stream == "" || fields == "" {
+			return cfg, usageError("--keys %q: expected STREAM=FIELD[,FIELD...]", kv)
+		}
+		if cfg.Keys == nil {
+			cfg.Keys = map[string][]string{}
+		}
+		cfg.Keys[stream] = append(cfg.Keys[stream], strings.Split(fields, ",")...)
+	}
 	if d := c.String("rejects-dir"); d != "" {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return cfg, usageError("--rejects-dir: %v", err)
