@@ -21,7 +21,7 @@
 // # Bounded memory: window and spool
 //
 // A line is read into a window buffer (Config.Window, default 8 MiB; it
-// starts at 256 KiB and doubles as long lines need it).
+// starts at 1 MiB and doubles as long lines need it).
 // A line that ends inside the window is tokenized in place and handled from
 // memory. A line that outgrows the window is streamed, chunk by chunk, to an
 // unlinked spool file (Config.SpoolDir, default os.TempDir()) while it is
@@ -48,13 +48,16 @@
 //
 // Unchanged lines are not copied: the output writes runs of them straight
 // from the read buffer. Tokenizing is the cost, so it is split: a helper
-// goroutine tokenizes the second half of each block of complete lines while
-// Run tokenizes the first; Run then applies the policy to both halves in
-// input order (parallel.go). A read-ahead goroutine reads src into 16
-// buffers of 256 KiB so that reading overlaps scanning; a Read returns as
-// soon as anything is available, so a quiet connector's last lines (and
-// STATE) are not held back. After an early error, that goroutine may stay
-// blocked in src.Read until src is closed.
+// goroutine tokenizes the second part of each block of complete lines while
+// Run tokenizes the first; Run then applies the policy to both parts in
+// input order (parallel.go). The split adapts so that neither goroutine
+// waits for the other (Run also has the policy to apply, and either may be
+// losing its core to the connector). src is read straight into the window
+// buffer (a pipe read is already a copy; a read-ahead goroutine costed one
+// more copy and more than it saved), and a pipe's buffer is raised to
+// 1 MiB, so that one Read returns as much as the producer is ahead; a Read
+// returns as soon as anything is available, so a quiet connector's last
+// lines (and STATE) are not held back.
 //
 // # Output
 //

@@ -112,21 +112,20 @@ func checkChanged(t *testing.T, in, out []byte) {
 		t.Fatalf("changed record does not decode: %q -> %q", in, out)
 	}
 	payloadA, payloadB := a.Record, b.Record
-	meta := b.Meta
+	metaOut := member(out, "meta")
 	if data, ok := a.Record["data"].(map[string]any); ok && a.Stream == "" {
 		payloadA = data
 		payloadB, _ = b.Record["data"].(map[string]any)
-		var rb struct {
-			Record struct {
-				Meta *struct {
-					Changes []struct{ Field, Change, Reason string }
-				}
-			}
-		}
-		json.Unmarshal(out, &rb)
-		meta = rb.Record.Meta
+		metaOut = member(member(out, "record"), "meta")
 	}
-	if meta == nil || len(meta.Changes) == 0 {
+	// The lineage is read by exact key: encoding/json matches struct
+	// fields case-insensitively, so an input member such as "ChAnges"
+	// after the real "changes" would hide it.
+	var meta struct {
+		Changes []struct{ Field, Change, Reason string }
+	}
+	json.Unmarshal(member(metaOut, "changes"), &meta.Changes)
+	if len(meta.Changes) == 0 {
 		t.Fatalf("changed record without lineage: %q -> %q", in, out)
 	}
 	for k, va := range payloadA {
@@ -143,4 +142,14 @@ func checkChanged(t *testing.T, in, out []byte) {
 			t.Fatalf("field %q changed but not listed: %q -> %q", k, in, out)
 		}
 	}
+}
+
+// member returns the member key of the JSON object raw (exact match; the
+// last one if repeated), or nil.
+func member(raw []byte, key string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	return m[key]
 }

@@ -3,7 +3,7 @@ package stream
 // This file splits the tokenizing of a block of complete lines between the
 // Run goroutine and one helper goroutine. Tokenizing is most of the work and
 // each line is independent; the policy and all output stay on the Run
-// goroutine, in input order. The helper tokenizes the second half of a block
+// goroutine, in input order. The helper tokenizes the second part of a block
 // into per-line results (the recorded values, oversized strings and error),
 // which Run then hands to handleLine as if it had tokenized them itself.
 
@@ -14,6 +14,13 @@ import (
 
 // parallelMin is the smallest block worth splitting.
 const parallelMin = 32 << 10
+
+// Scanner.share is Run's part of a block, in 1/shareOne; it starts at half
+// and moves by shareStep towards the split where neither goroutine waits.
+const (
+	shareOne  = 1024
+	shareStep = 8
+)
 
 type lineResult struct {
 	end        int // end of the line (index of its newline) in the block
@@ -30,16 +37,29 @@ type helper struct {
 	vals  []val
 	bigs  []bigStr
 	paths []byte
-	jobs  chan []byte
-	done  chan struct{}
+	jobs  chan job
+	done  chan struct{} // buffered: an abandoned Read does not block the helper
+
+	n    int // result of a read job
+	rerr error
+}
+
+// job is lines to tokenize, or (src set) a Read of src into buf.
+type job struct {
+	buf []byte
+	src io.Reader
 }
 
 func newHelper(strLimit int64) *helper {
-	h := &helper{jobs: make(chan []byte), done: make(chan struct{})}
+	h := &helper{jobs: make(chan job), done: make(chan struct{}, 1)}
 	h.tok.strLimit = strLimit
 	go func() {
-		for b := range h.jobs {
-			h.tokenize(b)
+		for j := range h.jobs {
+			if j.src != nil {
+				h.n, h.rerr = j.src.Read(j.buf)
+			} else {
+				h.tokenize(j.buf)
+			}
 			h.done <- struct{}{}
 		}
 	}()
@@ -64,23 +84,38 @@ func (h *helper) tokenize(b []byte) {
 	}
 }
 
-// block handles b, complete lines each ending with a newline.
-func (s *Scanner) block(b []byte) error {
-	mid := len(b) / 2
+// block handles b, complete lines each ending with a newline. If next is
+// not empty, the helper reads src into it once it has tokenized its part,
+// while Run applies the policy to that part; block then returns that
+// Read's result (n is 0 if there was no read).
+func (s *Scanner) block(b, next []byte, src io.Reader) (n int, rerr, err error) {
+	mid := len(b) * s.share / shareOne
 	cut := bytes.IndexByte(b[mid:], '\n')
 	if len(b) < parallelMin || mid+cut+1 >= len(b) {
-		return s.lines(b)
+		return 0, nil, s.lines(b)
 	}
 	first, second := b[:mid+cut+1], b[mid+cut+1:]
 	if s.helper == nil {
 		s.helper = newHelper(s.cfg.MaxFieldSize)
 	}
 	h := s.helper
-	h.jobs <- second
-	err := s.lines(first)
-	<-h.done
+	h.jobs <- job{buf: second}
+	err = s.lines(first)
+	// Balance the halves: Run also applies the policy to every line, and
+	// either goroutine may be losing its core to the connector.
+	select {
+	case <-h.done:
+		s.share = max(s.share-shareStep, shareOne/8)
+	default:
+		<-h.done
+		s.share = min(s.share+shareStep, shareOne*7/8)
+	}
 	if err != nil {
-		return err
+		return 0, nil, err
+	}
+	reading := len(next) > 0
+	if reading {
+		h.jobs <- job{buf: next, src: src}
 	}
 	// Replay the helper's results.
 	ownVals, ownBigs, ownPaths := s.tok.vals, s.tok.bigs, s.tok.paths
@@ -97,12 +132,16 @@ func (s *Scanner) block(b []byte) error {
 		t.paths = h.paths[p0:lr.np:lr.np]
 		t.started, t.overflow = lr.started, lr.overflow
 		if err := s.handleLine(&s.mem, lr.err, true); err != nil {
-			return err
+			return 0, nil, err // a pending Read is abandoned: Run stops
 		}
 		s.lineOff += int64(len(line) + 1)
 		start, v0, b0, p0 = lr.end+1, lr.nv, lr.nb, lr.np
 	}
-	return nil
+	if reading {
+		<-h.done
+		return h.n, h.rerr, nil
+	}
+	return 0, nil, nil
 }
 
 // lines handles b, complete lines each ending with a newline, in order.
@@ -124,98 +163,3 @@ func (s *Scanner) stopHelper() {
 		s.helper = nil
 	}
 }
-
-// readahead reads src on its own goroutine so that reading overlaps
-// scanning, and hands Run everything already read in one Read: blocks of
-// lines are then as large as the producer is ahead, while a Read still
-// returns as soon as anything is available (no added latency).
-type readahead struct {
-	ch   chan []byte
-	free chan []byte
-	stop chan struct{}
-	cur  []byte // unread part of buf
-	buf  []byte
-	err  error // set before ch is closed
-}
-
-const (
-	readaheadBufs = 16
-	readaheadSize = 256 << 10
-)
-
-func newReadahead(src io.Reader) *readahead {
-	r := &readahead{ch: make(chan []byte, readaheadBufs), free: make(chan []byte, readaheadBufs), stop: make(chan struct{})}
-	go func() {
-		defer close(r.ch)
-		allocated := 0
-		for {
-			var b []byte
-			select {
-			case b = <-r.free:
-			default:
-				if allocated < readaheadBufs {
-					// Buffers are made as needed: a small stream needs one.
-					b = make([]byte, readaheadSize)
-					allocated++
-					break
-				}
-				select {
-				case b = <-r.free:
-				case <-r.stop:
-					return
-				}
-			}
-			n, err := src.Read(b[:cap(b)])
-			if n > 0 {
-				select {
-				case r.ch <- b[:n]:
-				case <-r.stop:
-					return
-				}
-			} else {
-				r.free <- b
-			}
-			if err != nil {
-				r.err = err
-				return
-			}
-		}
-	}()
-	return r
-}
-
-func (r *readahead) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.cur) == 0 {
-			if r.buf != nil {
-				r.free <- r.buf
-				r.buf = nil
-			}
-			var b []byte
-			var ok bool
-			if n == 0 {
-				b, ok = <-r.ch
-			} else {
-				select {
-				case b, ok = <-r.ch:
-				default:
-					return n, nil
-				}
-			}
-			if !ok {
-				if n > 0 {
-					return n, nil
-				}
-				return 0, r.err
-			}
-			r.cur, r.buf = b, b
-		}
-		k := copy(p[n:], r.cur)
-		r.cur = r.cur[k:]
-		n += k
-	}
-	return n, nil
-}
-
-func (r *readahead) close() { close(r.stop) }

@@ -305,6 +305,26 @@ func (s *Scanner) recordLine(ld lineData, m *message, airbyte bool, nl bool) err
 		sv, payload = m.rStream, m.rData
 	}
 	si := s.stream(ld.slice(vals[sv].start+1, vals[sv].end-1))
+	fl, rl := s.cfg.MaxFieldSize, s.cfg.MaxRecordSize
+	psize := vals[payload].end - vals[payload].start
+	if ml, ok := ld.(*memLine); ok && nl && (fl <= 0 || psize <= fl) && (rl <= 0 || psize <= rl) {
+		// The common case, as counted below and in forward + forwarded,
+		// under one lock instead of two.
+		s.out.writeRef(ml.b[:len(ml.b)+1])
+		n := int64(len(ml.b) + 1)
+		s.mu.Lock()
+		si.records++
+		s.st.Records++
+		s.st.RecordsSinceState++
+		s.st.CurrentStream = si.name
+		s.st.Lines = s.lineNo
+		s.st.InputBytes = s.lineOff + n - 1
+		s.st.Bytes = s.out.n
+		s.st.BytesSinceState += n
+		si.bytes += n
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Lock()
 	si.records++
 	s.st.Records++
@@ -312,8 +332,6 @@ func (s *Scanner) recordLine(ld lineData, m *message, airbyte bool, nl bool) err
 	s.st.CurrentStream = si.name
 	s.mu.Unlock()
 
-	fl, rl := s.cfg.MaxFieldSize, s.cfg.MaxRecordSize
-	psize := vals[payload].end - vals[payload].start
 	if (fl <= 0 || psize <= fl) && (rl <= 0 || psize <= rl) {
 		return s.forward(ld, nil, nl, si)
 	}

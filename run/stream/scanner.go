@@ -202,7 +202,8 @@ type Scanner struct {
 	streams map[string]*streamInfo // written under mu
 	last    *streamInfo
 
-	helper *helper // tokenizes half of each block of lines in parallel
+	helper *helper // tokenizes part of each block of lines in parallel
+	share  int     // Run's part of a block (parallel.go)
 	serial bool    // tests: no helper
 
 	edits   []edit
@@ -229,7 +230,7 @@ func New(cfg Config) *Scanner {
 	if w < 64 {
 		w = 64
 	}
-	s := &Scanner{cfg: cfg, window: w, streams: map[string]*streamInfo{}}
+	s := &Scanner{cfg: cfg, window: w, streams: map[string]*streamInfo{}, share: shareOne / 2}
 	s.tok.strLimit = cfg.MaxFieldSize
 	return s
 }
@@ -373,19 +374,30 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 		s.mu.Unlock()
 	}()
 	// The read buffer grows (doubling) up to the window as lines need it.
-	buf := make([]byte, min(s.window, 256<<10))
+	growPipe(src)
+	buf := make([]byte, min(s.window, 1<<20))
 	r, w, scanned := 0, 0, 0
 	eof := false
 	defer s.stopHelper()
-	ra := newReadahead(src)
-	defer ra.close()
-	src = ra
 	for {
 		if w-r >= parallelMin && !s.serial {
 			if last := bytes.LastIndexByte(buf[r+scanned:w], '\n'); last >= 0 {
 				end := r + scanned + last + 1
-				if err := s.block(buf[r:end]); err != nil {
+				// The helper reads ahead into the free tail of buf while
+				// Run finishes the block.
+				var next []byte
+				if !eof && len(buf)-w >= 64<<10 {
+					next = buf[w:]
+				}
+				n, rerr, err := s.block(buf[r:end], next, src)
+				if err != nil {
 					return err
+				}
+				w += n
+				if rerr == io.EOF {
+					eof = true
+				} else if rerr != nil {
+					return fmt.Errorf("stream: reading connector output: %w", rerr)
 				}
 				r, scanned = end, 0
 				continue

@@ -186,6 +186,30 @@ var strStop = func() (t [256]bool) {
 	return t
 }()
 
+// stopMask has the high bit set in each byte of x (little-endian) that is
+// '"', '\\' or a control byte; the lowest set bit marks the first such byte.
+func stopMask(x uint64) uint64 {
+	q := x ^ (0x22 * lo8)
+	b := x ^ (0x5c * lo8)
+	return (((q - lo8) &^ q) | ((b - lo8) &^ b) | ((x - 0x20*lo8) &^ x)) & hi8
+}
+
+// shortString is the common case of skipString, small enough to inline:
+// it reports the closing quote when it is among the first eight bytes of
+// the body at p[i] with nothing to check before it; otherwise it returns
+// where skipString is to go on from (the bytes before it are plain).
+func (t *tokenizer) shortString(p []byte, i int) (int, bool) {
+	if i+8 <= len(p) {
+		m := stopMask(binary.LittleEndian.Uint64(p[i:]))
+		if m == 0 {
+			return i + 8, false
+		}
+		j := i + bits.TrailingZeros64(m)>>3
+		return j, p[j] == '"'
+	}
+	return i, false
+}
+
 func scanString(p []byte, i int) int {
 	for ; i+8 <= len(p); i += 8 {
 		x := binary.LittleEndian.Uint64(p[i:])
@@ -700,9 +724,12 @@ func (t *tokenizer) parseLine(p []byte) error {
 			}
 			switch {
 			case c == '"':
-				j, err := t.skipString(p, i+1)
-				if err != nil {
-					return err
+				j, ok := t.shortString(p, i+1)
+				if !ok {
+					var err error
+					if j, err = t.skipString(p, j); err != nil {
+						return err
+					}
 				}
 				if t.strLimit > 0 && int64(j+1-i) > t.strLimit && len(t.stack) >= 2 && t.rootRec {
 					t.addBig(int64(i), int64(j+1))
@@ -772,12 +799,19 @@ func (t *tokenizer) parseLine(p []byte) error {
 			if p[i] != '"' {
 				return t.errAt(int64(i), "expected object key, got %q", p[i])
 			}
-			j, err := t.skipString(p, i+1)
-			if err != nil {
-				return err
+			j, ok := t.shortString(p, i+1)
+			if !ok {
+				var err error
+				if j, err = t.skipString(p, j); err != nil {
+					return err
+				}
 			}
 			if top.role == roleNone {
 				top.key = span{int64(i + 1), int64(j)}
+			} else if k := j - i - 1; top.role == roleRecord && !t.full && k != 4 && k != 6 {
+				// What setKey would do: no "data", "meta" or "stream".
+				top.key = span{int64(i + 1), int64(j)}
+				top.rec = false
 			} else {
 				t.setKey(int64(i), int64(j))
 			}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package stream
+
+import "io"
+
+func growPipe(io.Reader) {}
