@@ -344,3 +344,11 @@ func TestSetCgroupFigures(t *testing.T) {
 		t.Errorf("pids %+v cpu %v at_end %+v", r.Pids, r.CPUSeconds, r.Memory.AtEnd)
 	}
 }
+
+func TestSummaryDurationsReadNaturally(t *testing.T) {
+	for sec, want := range map[float64]string{0.045: "45ms", 0.0004: "0s", 0.1: "0.1s", 2.14: "2.1s", 75: "1m15s"} {
+		if got := formatDuration(sec); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}

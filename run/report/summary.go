@@ -107,6 +107,9 @@ func plural(n int64, word string) string {
 // matters, and whole seconds for long ones.
 func formatDuration(sec float64) string {
 	d := time.Duration(sec * float64(time.Second))
+	if d < 100*time.Millisecond {
+		return d.Round(time.Millisecond).String() // "45ms", not "0.0s"
+	}
 	if d < time.Minute {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
