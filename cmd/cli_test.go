@@ -120,6 +120,8 @@ func TestUsageErrorsExit2AndNameTheFlag(t *testing.T) {
 		{[]string{"run", "--run-id", "../x", "--", "/bin/true"}, "--run-id"},
 		{[]string{"run"}, "no command"},
 		{[]string{"run", "--no-such-flag", "--", "/bin/true"}, "no-such-flag"},
+		{[]string{"run", "--report", "/nonexistent-dir/r.json", "--", "/bin/true"}, "--report"},
+		{[]string{"run", "--state-file", "/nonexistent-dir/s.json", "--", "/bin/true"}, "/nonexistent-dir"},
 	}
 	for _, c := range cases {
 		_, errOut, code := runSB(t, root, "", c.args...)

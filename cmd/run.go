@@ -153,6 +153,16 @@ func runAction(c *cli.Context) error {
 		}
 	}
 	o.ReportPath, o.MetricsPath = c.String("report"), c.String("metrics-file")
+	// A typo here must fail now, not after a two-hour sync has nowhere to
+	// write its report or checkpoint.
+	for flag, path := range map[string]string{"--report": o.ReportPath, "--metrics-file": o.MetricsPath, "--state-file": o.StateFile} {
+		if path == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+			return usageError("%s %s: directory %s does not exist", flag, path, filepath.Dir(path))
+		}
+	}
 	o.Quiet = c.Bool("quiet")
 	o.Progress = isTerminal(os.Stderr) && !o.Quiet
 
