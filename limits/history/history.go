@@ -22,6 +22,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
 
 	"syncbox/limits/forecast"
 )
@@ -121,9 +122,9 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, bolterr.ErrTimeout):
 		return nil, fmt.Errorf("run history %s is locked by another process; gave up after %s: %w", path, o.Timeout, err)
-	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrChecksum), errors.Is(err, bolt.ErrVersionMismatch):
+	case errors.Is(err, bolterr.ErrInvalid), errors.Is(err, bolterr.ErrChecksum), errors.Is(err, bolterr.ErrVersionMismatch):
 		return nil, fmt.Errorf("run history %s is corrupt or not a syncbox history (move it aside to start afresh): %w", path, err)
 	case err != nil:
 		return nil, fmt.Errorf("open run history %s: %w", path, err)

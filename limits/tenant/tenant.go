@@ -54,7 +54,7 @@ func UID(tenant string) int {
 // "..", so it cannot escape the directory it names.
 func Validate(name string) error {
 	if name == "" || name == "." || name == ".." || len(name) > maxName {
-		return fmt.Errorf("name %q: must be 1-%d letters, digits, '.', '_' or '-', not . or ..", name, maxName)
+		return fmt.Errorf("name %q: must be 1-%d letters, digits, '.', '_' or '-', and not a dot or two dots alone", name, maxName)
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {

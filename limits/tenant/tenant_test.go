@@ -10,8 +10,9 @@ import (
 )
 
 func TestUIDIsStableInRangeAndNeverPrivileged(t *testing.T) {
-	if UID("acme") != UID("acme") {
-		t.Fatal("uid is not stable")
+	// Pinned: a changed derivation would orphan every tenant's files.
+	if UID("acme") != 650063 || UID("default") != 250686 {
+		t.Fatalf("uid derivation changed: acme %d, default %d", UID("acme"), UID("default"))
 	}
 	if UID("acme") == UID("globex") {
 		t.Errorf("two everyday tenants share uid %d", UID("acme"))

@@ -86,11 +86,10 @@ func fill(w io.Writer, pattern string, n int64) error {
 }
 
 type memCase struct {
-	name   string
-	env    []string
-	gen    func(w io.Writer) error
-	inSize int64
-	check  func(t *testing.T, out *tailWriter, stats Stats, flags []byte, rejects string)
+	name  string
+	env   []string
+	gen   func(w io.Writer) error
+	check func(t *testing.T, out *tailWriter, stats Stats, flags []byte, rejects string)
 }
 
 const (
