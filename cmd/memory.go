@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -39,11 +40,13 @@ func memoryFlags() []cli.Flag {
 
 // memoryPlan is what the memory flags decided for one run.
 type memoryPlan struct {
-	home   string
-	auto   bool
-	params forecast.Params
-	rec    *forecast.Recommendation
-	ledger *budget.Ledger
+	home string
+	auto bool
+	// targetAuto: a pipeline's target got its limit from its history.
+	targetAuto bool
+	params     forecast.Params
+	rec        *forecast.Recommendation
+	ledger     *budget.Ledger
 }
 
 // planMemory resolves --memory (auto or a size), the retry policy and the
@@ -155,6 +158,11 @@ func (p *memoryPlan) admitter(c *cli.Context, o *run.Options) func(ctx context.C
 			return nil, time.Since(t0), &run.Interrupted{Signal: s}
 		}
 		if err != nil {
+			if !errors.Is(err, budget.ErrTooLarge) && !errors.Is(err, budget.ErrBusy) && !errors.Is(err, budget.ErrTimeout) &&
+				!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				// Not a shortage: the ledger itself failed (I/O in SYNCBOX_HOME).
+				return nil, time.Since(t0), &run.SetupError{Err: fmt.Errorf("machine memory budget in %s: %w", p.home, err)}
+			}
 			return nil, time.Since(t0), err
 		}
 		return func() { _ = r.Release() }, r.Queued(), nil

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"syncbox/limits"
@@ -18,6 +20,7 @@ import (
 	"syncbox/limits/profiles"
 	"syncbox/run"
 	"syncbox/run/container"
+	"syncbox/run/report"
 	"syncbox/run/stream"
 )
 
@@ -45,7 +48,7 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "run",
 		Usage:       "run one connector invocation in its own container",
-		UsageText:   "syncbox run [flags] -- CMD [ARGS...]",
+		UsageText:   "syncbox run [flags] [--target 'TARGET ARGS...'] -- CMD [ARGS...]",
 		Description: runDescription,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (default: the command's base name)"},
@@ -76,117 +79,24 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
-		}, append(memoryFlags(), tenantFlags()...)...),
+		}, append(append(memoryFlags(), tenantFlags()...), targetFlags()...)...),
 		Action: runAction,
 	}
 }
 
 func runAction(c *cli.Context) error {
 	container.Prewarm()
-	args := c.Args().Slice()
-	if len(args) == 0 {
-		return usageError("run: no command given; usage: syncbox run [flags] -- CMD [ARGS...]")
-	}
-	o := run.Options{
-		Command:     args,
-		RunID:       c.String("run-id"),
-		Name:        c.String("name"),
-		Tenant:      c.String("tenant"),
-		Pids:        c.Int64("pids"),
-		CPUs:        c.Float64("cpus"),
-		Timeout:     c.Duration("timeout"),
-		StopTimeout: c.Duration("stop-timeout"),
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-	}
-	var err error
-	if o.RunID != "" && !container.ValidID(o.RunID) {
-		return usageError("--run-id %q: use up to 64 letters, digits and '-'", o.RunID)
-	}
-	if o.Network, err = container.ParseNetwork(c.String("network")); err != nil {
-		return usageError("--network: %v", err)
-	}
-	if o.TmpBytes, err = sizeFlag(c, "tmp-size"); err != nil {
+	if err := checkStdout(); err != nil {
 		return err
 	}
-	if o.Pids < 1 {
-		return usageError("--pids %d: must be at least 1", o.Pids)
-	}
-	if o.CPUs < 0 {
-		return usageError("--cpus %v: must not be negative", o.CPUs)
-	}
-	for _, b := range c.StringSlice("bind") {
-		bind, err := parseBind(b)
-		if err != nil {
-			return usageError("%v", err)
-		}
-		o.Binds = append(o.Binds, bind)
-	}
-	if o.Env, err = buildEnv(c.StringSlice("env"), c.StringSlice("env-file"), os.LookupEnv); err != nil {
-		return usageError("%v", err)
-	}
-	if o.Name == "" {
-		o.Name = nameFromCommand(args[0])
-	}
-	if err := checkIdentity("--name", o.Name); err != nil {
-		return err
-	}
-	if err := checkIdentity("--tenant", o.Tenant); err != nil {
-		return err
-	}
-	if o.Stream, err = streamConfig(c); err != nil {
-		return err
-	}
-	if fp := c.String("flags-file"); fp != "" {
-		f, err := os.OpenFile(fp, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return usageError("--flags-file: %v", err)
-		}
-		defer f.Close()
-		o.Stream.Flags = f
-	}
-	o.StateFile, o.ConfigFile = absPath(c.String("state-file")), absPath(c.String("config"))
-	if o.ConfigFile != "" {
-		if _, err := os.Stat(o.ConfigFile); err != nil {
-			return usageError("--config: %v", err)
-		}
-	}
-	o.ReportPath, o.MetricsPath = c.String("report"), c.String("metrics-file")
-	// A typo here must fail now, not after a two-hour sync has nowhere to
-	// write its report or checkpoint.
-	for flag, path := range map[string]string{"--report": o.ReportPath, "--metrics-file": o.MetricsPath, "--state-file": o.StateFile} {
-		if path == "" {
-			continue
-		}
-		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-			return usageError("%s %s: directory %s does not exist", flag, path, filepath.Dir(path))
-		}
-	}
-	o.Quiet = c.Bool("quiet")
-	o.Progress = isTerminal(os.Stderr) && !o.Quiet
-
-	if err := refuseSymlink("--state-file", o.StateFile); err != nil {
-		return err
-	}
-	if err := refuseSymlink("--config", o.ConfigFile); err != nil {
-		return err
-	}
-	if o.RunID == "" {
-		o.RunID = run.NewRunID()
-	}
-	cleanup, err := applyTenant(c, &o, history.Home())
-	if err != nil {
-		return err
-	}
+	o := &run.Options{ReportPath: c.String("report"), MetricsPath: c.String("metrics-file")}
+	plan, cleanup, err := prepareRun(c, o)
 	defer cleanup()
-
-	plan, err := planMemory(c, &o)
 	if err != nil {
+		// A report was asked for: it must say what happened to this run,
+		// not stand as an older run's "succeeded".
+		writeFailureReport(c, o, err)
 		return err
-	}
-	if plan.auto && isTerminal(os.Stderr) && !o.Quiet {
-		fmt.Fprintln(os.Stderr, plan.describe())
 	}
 
 	// Downstream closing our stdout (| head) must not kill the runner
@@ -197,8 +107,9 @@ func runAction(c *cli.Context) error {
 	defer signal.Stop(sigs)
 	o.Signals = sigs
 
-	res := run.Run(context.Background(), o)
-	plan.record(&o, res.Report)
+	res := run.Run(context.Background(), *o)
+	plan.record(o, res.Report)
+	plan.recordTarget(o, res.Report)
 	if res.Err != nil && o.Quiet {
 		fmt.Fprintf(os.Stderr, "syncbox: %v\n", res.Err)
 	}
@@ -206,6 +117,180 @@ func runAction(c *cli.Context) error {
 		return exitCode(res.ExitCode)
 	}
 	return nil
+}
+
+// prepareRun turns the flags into o. Every error is the run's outcome: a
+// usage error (exit 2) or the host's (exit 6). cleanup is always callable.
+func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(), err error) {
+	var cleanups []func()
+	cleanup = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return nil, cleanup, usageError("run: no command given; usage: syncbox run [flags] -- CMD [ARGS...]")
+	}
+	o.Command = args
+	o.RunID, o.Name, o.Tenant = c.String("run-id"), c.String("name"), c.String("tenant")
+	o.Pids, o.CPUs = c.Int64("pids"), c.Float64("cpus")
+	o.Timeout, o.StopTimeout = c.Duration("timeout"), c.Duration("stop-timeout")
+	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if o.RunID != "" && !container.ValidID(o.RunID) {
+		return nil, cleanup, usageError("--run-id %q: use up to 64 letters, digits and '-'", o.RunID)
+	}
+	if o.Network, err = container.ParseNetwork(c.String("network")); err != nil {
+		return nil, cleanup, usageError("--network: %v", err)
+	}
+	if o.TmpBytes, err = sizeFlag(c, "tmp-size"); err != nil {
+		return nil, cleanup, err
+	}
+	if o.Pids < 1 {
+		return nil, cleanup, usageError("--pids %d: must be at least 1", o.Pids)
+	}
+	if o.CPUs < 0 {
+		return nil, cleanup, usageError("--cpus %v: must not be negative", o.CPUs)
+	}
+	for _, b := range c.StringSlice("bind") {
+		bind, err := parseBind(b)
+		if err != nil {
+			return nil, cleanup, usageError("%v", err)
+		}
+		o.Binds = append(o.Binds, bind)
+	}
+	if o.Env, err = buildEnv(c.StringSlice("env"), c.StringSlice("env-file"), os.LookupEnv); err != nil {
+		return nil, cleanup, usageError("%v", err)
+	}
+	if o.Name == "" {
+		o.Name = nameFromCommand(args[0])
+	}
+	if err := checkIdentity("--name", o.Name); err != nil {
+		return nil, cleanup, err
+	}
+	if err := checkIdentity("--tenant", o.Tenant); err != nil {
+		return nil, cleanup, err
+	}
+	if o.Stream, err = streamConfig(c); err != nil {
+		return nil, cleanup, err
+	}
+	if o.Target, err = targetOptions(c, o); err != nil {
+		return nil, cleanup, err
+	}
+	o.StateFile, o.ConfigFile = absPath(c.String("state-file")), absPath(c.String("config"))
+	o.CatalogFile = absPath(c.String("catalog"))
+	for flag, path := range map[string]string{"--config": o.ConfigFile, "--catalog": o.CatalogFile} {
+		if path != "" {
+			if _, err := os.Stat(path); err != nil {
+				return nil, cleanup, usageError("%s: %v", flag, err)
+			}
+		}
+	}
+	if o.Target != nil && o.Target.ConfigFile != "" {
+		if _, err := os.Stat(o.Target.ConfigFile); err != nil {
+			return nil, cleanup, usageError("--target-config: %v", err)
+		}
+	}
+	// A typo here must fail now, not after a two-hour sync has nowhere to
+	// write its report or checkpoint.
+	for flag, path := range map[string]string{"--report": o.ReportPath, "--metrics-file": o.MetricsPath, "--state-file": o.StateFile} {
+		if path == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+			return nil, cleanup, usageError("%s %s: directory %s does not exist", flag, path, filepath.Dir(path))
+		}
+	}
+	o.Quiet = c.Bool("quiet")
+	o.Progress = isTerminal(os.Stderr) && !o.Quiet
+
+	if err := refuseSymlink("--state-file", o.StateFile); err != nil {
+		return nil, cleanup, err
+	}
+	if err := refuseSymlink("--config", o.ConfigFile); err != nil {
+		return nil, cleanup, err
+	}
+	if fp := c.String("flags-file"); fp != "" {
+		f, err := os.OpenFile(fp, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return nil, cleanup, usageError("--flags-file: %v", err)
+		}
+		cleanups = append(cleanups, func() { f.Close() })
+		o.Stream.Flags = f
+	}
+	if o.RunID == "" {
+		o.RunID = run.NewRunID()
+	}
+	tc, err := applyTenant(c, o, history.Home())
+	cleanups = append(cleanups, tc)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	if o.Target != nil {
+		wc, err := targetWorkdir(history.Home(), o, c.Bool("keep-workdir"))
+		cleanups = append(cleanups, wc)
+		if err != nil {
+			return nil, cleanup, err
+		}
+	}
+
+	if plan, err = planMemory(c, o); err != nil {
+		return nil, cleanup, err
+	}
+	if o.Target != nil {
+		if err := planTarget(c, plan, o); err != nil {
+			return nil, cleanup, err
+		}
+	}
+	if plan.auto && isTerminal(os.Stderr) && !o.Quiet {
+		fmt.Fprintln(os.Stderr, plan.describe())
+	}
+	return plan, cleanup, nil
+}
+
+// checkStdout refuses a closed stdout. Go's runtime reopens a closed fd 1
+// on /dev/null read-write before main (a shell's >/dev/null is write-only),
+// so a run started with >&- would deliver every record to nowhere and still
+// persist its final state.
+func checkStdout() error {
+	var st unix.Stat_t
+	if err := unix.Fstat(1, &st); err != nil {
+		return usageError("stdout is not open (%v): the records need somewhere to go; redirect it to a file", err)
+	}
+	fl, err := unix.FcntlInt(1, unix.F_GETFL, 0)
+	if err != nil {
+		return usageError("stdout: %v", err)
+	}
+	var null unix.Stat_t
+	if st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Stat(os.DevNull, &null) == nil && st.Rdev == null.Rdev && fl&unix.O_ACCMODE == unix.O_RDWR {
+		return usageError("stdout was closed when syncbox started (>&-): every record would be lost; " +
+			"redirect it to a file, or to /dev/null with >/dev/null if that is really meant")
+	}
+	return nil
+}
+
+// writeFailureReport writes a report for a run that ended before it
+// started, when one was asked for.
+func writeFailureReport(c *cli.Context, o *run.Options, err error) {
+	if o.ReportPath == "" {
+		return
+	}
+	code := report.ExitUsage
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	outcome := report.SetupFailed
+	if code == report.ExitUsage {
+		outcome = report.UsageError
+	}
+	r := report.New(o.RunID, o.Name, o.Tenant, c.Args().Slice())
+	r.StartedAt = time.Now().UTC()
+	r.EndedAt = r.StartedAt
+	r.Outcome, r.ExitCode, r.Error = outcome, code, err.Error()
+	if werr := r.WriteFile(o.ReportPath); werr != nil {
+		fmt.Fprintf(os.Stderr, "syncbox: %v\n", werr)
+	}
 }
 
 // sizeFlag reads a size flag; unset means 0. A bad value is a usage error

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"syncbox/run/cgstats"
 	"syncbox/run/container"
@@ -14,33 +17,53 @@ import (
 	"syncbox/run/stream"
 )
 
+// outputGrace is how long a stopped run waits for a blocked write to its
+// output once every container is gone: a downstream that stopped reading
+// must not keep the runner (and its memory reservation) alive.
+const outputGrace = 2 * time.Second
+
 type attemptInput struct {
-	n          int
-	limit      int64
-	checkpoint *checkpoint
-	config     []byte
-	deadline   <-chan time.Time // the run's --timeout, shared by attempts
+	n            int
+	limit        int64 // the connector's (tap's) memory limit
+	targetLimit  int64 // the target's, in a pipeline
+	checkpoint   *checkpoint
+	files        []container.File // {config}, {catalog}: the same for every attempt
+	targetFiles  []container.File
+	deadline     <-chan time.Time // the run's --timeout, shared by attempts
+	admitTimeout context.Context  // done when --timeout passes, for the budget queue
 }
 
-// attemptResult is one container's life: how it ended and its figures.
-type attemptResult struct {
+// sideResult is one container's life in an attempt.
+type sideResult struct {
+	role     string // "connector" or "target"
 	limit    int64
-	outcome  report.Outcome
-	exitCode int
-	err      error
-	queued   time.Duration
-
-	ran      bool // the connector started (exit is meaningful)
+	ran      bool // the process started (exit is meaningful)
 	exit     container.Exit
+	err      error
 	started  time.Time
 	ended    time.Time
 	last     cgstats.Sample // read just before the cgroup was removed
 	timeline cgstats.Timeline
-	stats    stream.Stats
 }
 
-func (a *attemptResult) peak() int64 {
-	return max(a.last.PeakBytes, a.timeline.MaxUsageBytes)
+func (s *sideResult) peak() int64 { return max(s.last.PeakBytes, s.timeline.MaxUsageBytes) }
+
+func (s *sideResult) failed() bool { return s.ran && (s.exit.Signaled || s.exit.Code != 0) }
+
+// attemptResult is one attempt: how it ended and its figures. The embedded
+// sideResult is the connector (the tap, in a pipeline).
+type attemptResult struct {
+	sideResult
+	outcome  report.Outcome
+	exitCode int
+	err      error
+	queued   time.Duration
+	stats    stream.Stats
+
+	target    *sideResult  // nil without a pipeline
+	targetOut targetOutput // what the target printed
+	failedIn  string       // "connector" or "target": whose failure the outcome is
+	stuck     bool         // the output stopped taking data and was abandoned
 }
 
 func (a *attemptResult) setup(err error) *attemptResult {
@@ -48,53 +71,166 @@ func (a *attemptResult) setup(err error) *attemptResult {
 	return a
 }
 
-// runAttempt runs the connector once in a fresh container.
+// live is a started container with its sampler.
+type live struct {
+	c       *container.Container
+	reader  *cgstats.Reader
+	sampler *cgstats.Sampler
+	res     *sideResult
+}
+
+func startLive(o *Options, in attemptInput, role string, spec container.Spec, stdin, stderr *os.File) (*live, error) {
+	res := &sideResult{role: role, limit: spec.MemoryBytes, started: time.Now()}
+	c, err := container.Start(o.Paths, spec, stdin, stderr)
+	if err != nil {
+		res.ended = time.Now()
+		return &live{res: res}, err
+	}
+	res.ran = true
+	l := &live{c: c, res: res, reader: cgstats.NewReader(c.CgroupPaths(), "")}
+	l.sampler = cgstats.NewSampler(l.reader, 100*time.Millisecond)
+	l.sampler.Start()
+	return l, nil
+}
+
+// finish collects the final figures and removes the container.
+func (l *live) finish(o *Options) {
+	if l.c == nil {
+		return
+	}
+	l.res.exit, l.res.err = l.c.Wait()
+	l.res.last, _ = l.reader.Read()
+	l.res.timeline = l.sampler.Stop()
+	if err := l.c.Destroy(); err != nil {
+		fmt.Fprintf(o.Stderr, "syncbox: cleanup: %v\n", err)
+	}
+	l.res.ended = time.Now()
+}
+
+// runAttempt runs the connector once in a fresh container, and in a
+// pipeline the target in another, the records passing through the scanner
+// between them.
 func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult {
-	a := &attemptResult{limit: in.limit}
+	a := &attemptResult{sideResult: sideResult{role: "connector", limit: in.limit}}
+	pipeline := o.Target != nil
+	if pipeline {
+		a.target = &sideResult{role: "target", limit: in.targetLimit}
+	}
 	if o.Admit != nil {
-		release, queued, err := o.Admit(ctx, in.limit)
+		need := in.limit
+		if pipeline {
+			need = in.limit + in.targetLimit
+			if in.limit == 0 || in.targetLimit == 0 {
+				need = 0
+			}
+		}
+		release, queued, err := o.Admit(in.admitTimeout, need)
 		a.queued = queued
 		var intr *Interrupted
 		switch {
 		case errors.As(err, &intr):
 			a.outcome, a.exitCode, a.err = report.Interrupted, report.InterruptedExitCode(int(intr.Signal)), err
 			return a
+		case err != nil && in.admitTimeout.Err() != nil && ctx.Err() == nil:
+			a.outcome, a.exitCode = report.TimedOut, report.ExitTimeout
+			a.err = fmt.Errorf("--timeout reached while waiting for the memory budget: %w", err)
+			return a
 		case err != nil:
+			var se *SetupError
+			if errors.As(err, &se) {
+				return a.setup(err)
+			}
 			a.outcome, a.exitCode, a.err = report.BudgetUnavailable, report.ExitBudgetUnavailable, err
 			return a
 		}
-		defer release() // after Destroy below: the cgroup is gone by then
+		defer release() // after the containers are destroyed below
 	}
-	args, files := substitute(o.Command, in.checkpoint, in.config)
+	in.checkpoint.startAttempt()
 	id := o.RunID
 	if in.n > 1 {
 		id = fmt.Sprintf("%s-a%d", o.RunID, in.n)
 	}
-	a.started = time.Now()
-	c, err := container.Start(o.Paths, container.Spec{
-		ID: id, Args: args, Env: o.Env, Binds: o.Binds, Network: o.Network,
-		MemoryBytes: in.limit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(files, o.Files...),
-		UID: o.UID, GID: o.GID, Workdir: o.Workdir, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
-	}, o.Stdin, o.Stderr)
+
+	// The record stream goes to our stdout, or into the target's stdin.
+	out := newCheckedWriter(o.Stdout, "stdout")
+	var (
+		tgt      *live
+		tgtIn    *os.File // our end of the target's stdin
+		unreadFd = -1     // a copy of its read end: bytes left unread when it exits
+		tgtDone  = make(chan targetDone, 1)
+	)
+	if pipeline {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return a.setup(fmt.Errorf("target stdin pipe: %w", err))
+		}
+		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+		t := o.Target
+		tgt, err = startLive(o, in, "target", container.Spec{
+			ID: id + "-target", Args: substitute(t.Command, nil), Env: t.Env, Binds: t.Binds, Network: t.Network,
+			MemoryBytes: in.targetLimit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(in.targetFiles, o.Files...),
+			UID: o.UID, GID: o.GID, Workdir: t.Workdir, WorkdirOwned: t.Workdir != "" && !o.KeepWorkdir,
+			SeccompUnconfined: o.SeccompUnconfined,
+		}, r, o.Stderr)
+		if err == nil {
+			unreadFd, _ = unix.Dup(int(r.Fd()))
+		}
+		r.Close()
+		*a.target = *tgt.res
+		if err != nil {
+			w.Close()
+			return a.setup(fmt.Errorf("target: %w", err))
+		}
+		defer func() {
+			if unreadFd >= 0 {
+				unix.Close(unreadFd)
+			}
+		}()
+		tgtIn = w
+		tout := newCheckedWriter(o.Stdout, "stdout")
+		go func() {
+			to, err := readTarget(tgt.c.Stdout, tout, in.checkpoint.protocol, in.checkpoint.confirm)
+			tgtDone <- targetDone{to, err}
+		}()
+	}
+
+	var stdin *os.File
+	if !pipeline {
+		stdin = o.Stdin
+	}
+	tap, err := startLive(o, in, "connector", container.Spec{
+		ID: id, Args: substitute(o.Command, in.checkpoint), Env: o.Env, Binds: o.Binds, Network: o.Network,
+		MemoryBytes: in.limit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes,
+		Files: append(append(stateFile(o.Command, o.StateFile != "" || o.StateStore != nil, in.checkpoint), in.files...), o.Files...),
+		UID:   o.UID, GID: o.GID, Workdir: o.Workdir, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
+	}, stdin, o.Stderr)
+	a.sideResult = *tap.res
 	if err != nil {
-		a.ended = time.Now()
+		if tgt != nil {
+			tgtIn.Close()
+			_ = tgt.c.Kill()
+			tgt.finish(o)
+			<-tgtDone
+			*a.target = *tgt.res
+		}
 		return a.setup(err)
 	}
-	defer c.Destroy()
-	a.ran = true
-
-	reader := cgstats.NewReader(c.CgroupPaths(), "")
-	sampler := cgstats.NewSampler(reader, 100*time.Millisecond)
-	sampler.Start()
 
 	cfg := o.Stream
-	cfg.OnState = in.checkpoint.save
+	var dst *checkedWriter
+	if pipeline {
+		dst = newCheckedWriter(tgtIn, "the target's stdin")
+		cfg.OnState = guardState(dst, in.checkpoint.emit)
+	} else {
+		dst = out
+		cfg.OnState = guardState(dst, in.checkpoint.confirm)
+	}
 	if cfg.Warn == nil {
 		cfg.Warn = o.Stderr
 	}
 	sc := stream.New(cfg)
 	pumpDone := make(chan error, 1)
-	go func() { pumpDone <- sc.Run(o.Stdout, c.Stdout) }()
+	go func() { pumpDone <- sc.Run(dst, tap.c.Stdout) }()
 
 	var prog *progress
 	if o.Progress {
@@ -102,30 +238,69 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	}
 
 	var (
-		killTimer <-chan time.Time
-		stopping  report.Outcome
-		stopSig   syscall.Signal
-		pumpErr   error
-		pumpOpen  = true
+		killTimer  <-chan time.Time
+		stopping   report.Outcome
+		stopSig    syscall.Signal
+		pumpErr    error
+		pumpOpen   = true
+		tapOpen    = true
+		tgtOpen    = pipeline
+		tgtReadErr error
+		tgtReading = pipeline
+		tgtEarly   bool // the target exited while the tap still had data for it
 	)
+	killAll := func() {
+		_ = tap.c.Kill()
+		if tgt != nil {
+			_ = tgt.c.Kill()
+		}
+	}
 	stop := func(sig syscall.Signal, why report.Outcome) {
 		if stopping == "" {
 			stopping, stopSig = why, sig
-			_ = c.Signal(sig)
+			_ = tap.c.Signal(sig)
+			if tgt != nil {
+				_ = tgt.c.Signal(sig)
+			}
 			killTimer = time.After(o.StopTimeout)
 			return
 		}
 		// A second Ctrl-C (or SIGTERM) means now, not after --stop-timeout.
 		if why == report.Interrupted {
-			_ = c.Kill()
+			killAll()
 		}
 	}
+	closeTarget := func() {
+		if tgtIn != nil {
+			tgtIn.Close() // EOF for the target; unblocks a write it stopped reading
+			tgtIn = nil
+		}
+	}
+	tapDone, tgtExit := tap.c.Done(), (<-chan struct{})(nil)
+	if tgt != nil {
+		tgtExit = tgt.c.Done()
+	}
 	cancelled := ctx.Done()
-loop:
-	for {
+	var grace <-chan time.Time
+	for tapOpen || tgtOpen || pumpOpen || tgtReading {
+		if stopping != "" && !tapOpen && !tgtOpen && grace == nil {
+			// Every container is gone; what is left is our own copying. A
+			// downstream that stopped reading gets a short grace, no more:
+			// it must not keep the runner past --timeout or a signal.
+			grace = time.After(outputGrace)
+		}
 		select {
-		case <-c.Done():
-			break loop
+		case <-tapDone:
+			tapDone, tapOpen = nil, false
+		case <-tgtExit:
+			tgtExit, tgtOpen = nil, false
+			if pumpOpen {
+				// It stopped before the tap's stream ended: nothing more
+				// can be delivered, so the tap must stop too.
+				tgtEarly = true
+				closeTarget()
+				_ = tap.c.Kill()
+			}
 		case sig := <-o.Signals:
 			if s, ok := sig.(syscall.Signal); ok {
 				stop(s, report.Interrupted)
@@ -134,90 +309,179 @@ loop:
 			cancelled = nil // a closed channel would fire on every turn
 			stop(syscall.SIGTERM, report.Interrupted)
 		case <-in.deadline:
+			in.deadline = nil
 			stop(syscall.SIGTERM, report.TimedOut)
 		case <-killTimer:
-			_ = c.Kill()
+			killTimer = nil
+			killAll()
+			closeTarget()
 		case err := <-pumpDone:
 			pumpOpen = false
+			pumpErr = err
+			closeTarget()
 			if err != nil {
-				// A policy stop or a closed downstream (EPIPE): nothing more
-				// can be delivered, so the connector must stop now.
-				pumpErr = err
-				_ = c.Kill()
+				// A policy stop or a failed output: nothing more can be
+				// delivered, so the connector must stop now.
+				_ = tap.c.Kill()
 			}
+		case r := <-tgtDone:
+			tgtReading = false
+			tgtReadErr, a.targetOut = r.err, r.out
+			if r.err != nil {
+				_ = tgt.c.Kill() // its confirmations can no longer be kept
+			}
+		case <-grace:
+			a.stuck = true
+			closeTarget()
+			pumpOpen, tgtReading = false, false
 		}
 	}
-	a.exit, err = c.Wait()
-	if err != nil {
-		a.err = err
-	}
-	if pumpOpen {
-		pumpErr = <-pumpDone
-	}
 	prog.stop()
-	// Final figures, before Destroy removes the cgroup files.
-	a.last, _ = reader.Read()
-	a.timeline = sampler.Stop()
+	tap.finish(o)
+	a.sideResult = *tap.res
 	a.stats = sc.Snapshot()
-	if err := c.Destroy(); err != nil {
-		fmt.Fprintf(o.Stderr, "syncbox: cleanup: %v\n", err)
+	unread := 0
+	if tgt != nil {
+		if unreadFd >= 0 {
+			unread, _ = unix.IoctlGetInt(unreadFd, unix.TIOCINQ) // FIONREAD: bytes in the pipe
+		}
+		tgt.finish(o)
+		*a.target = *tgt.res
 	}
-	a.ended = time.Now()
+	if a.stuck {
+		pumpErr = &OutputError{Output: "stdout", Err: errors.New("the reader stopped taking data")}
+	}
+	// In a pipeline, a target that read everything and exited 0 has
+	// committed every record it was sent: the tap's last STATE holds.
+	tgtOK := tgt != nil && !a.target.failed() && a.target.ran && unread == 0 && !tgtEarly && tgtReadErr == nil && !a.stuck
+	if tgtOK {
+		if err := in.checkpoint.promote(); err != nil && tgtReadErr == nil {
+			tgtReadErr = err
+		}
+	}
+	a.classify(o, in, stopping, stopSig, pumpErr, tgtReadErr, unread, tgtEarly, out)
+	return a
+}
 
+type targetDone struct {
+	out targetOutput
+	err error
+}
+
+// guardState refuses a STATE once the output has failed: with records lost
+// before it, the checkpoint must not move past them.
+func guardState(w *checkedWriter, next func([]byte) error) func([]byte) error {
+	return func(v []byte) error {
+		if err := w.failure(); err != nil {
+			return err
+		}
+		return next(v)
+	}
+}
+
+// classify decides the attempt's outcome, most specific cause first.
+func (a *attemptResult) classify(o *Options, in attemptInput, stopping report.Outcome, stopSig syscall.Signal,
+	pumpErr, tgtErr error, unread int, tgtEarly bool, out *checkedWriter) {
 	var perr *stream.PolicyError
+	var oerr *OutputError
+	tgtOOM := a.target != nil && a.target.last.OOMKills > 0
+	ckErr := in.checkpoint.failure()
 	switch {
 	case stopping == report.Interrupted:
 		a.outcome, a.exitCode = report.Interrupted, report.InterruptedExitCode(int(stopSig))
 	case stopping == report.TimedOut:
 		a.outcome, a.exitCode = report.TimedOut, report.ExitTimeout
 		a.err = fmt.Errorf("--timeout reached; the connector was stopped")
+		if a.stuck {
+			a.err = fmt.Errorf("--timeout reached; the output stopped taking data and the connector was stopped")
+		}
 	case errors.As(pumpErr, &perr):
 		a.outcome, a.exitCode, a.err = report.PolicyStopped, report.ExitPolicyStop, pumpErr
 	case a.last.OOMKills > 0:
 		// The kernel's counter, not the exit status: a killed child of
 		// the connector counts even when PID 1 survives it.
-		a.outcome, a.exitCode = report.OOMKilled, report.ExitOOM
-		a.err = fmt.Errorf("the connector was OOM-killed at its memory limit of %s", report.FlagSize(in.limit))
+		a.outcome, a.exitCode, a.failedIn = report.OOMKilled, report.ExitOOM, "connector"
+		a.err = fmt.Errorf("the %s was OOM-killed at its memory limit of %s", a.noun(), report.FlagSize(a.limit))
+	case tgtOOM:
+		a.outcome, a.exitCode, a.failedIn = report.OOMKilled, report.ExitOOM, "target"
+		a.err = fmt.Errorf("the target was OOM-killed at its memory limit of %s", report.FlagSize(a.target.limit))
+	case ckErr != nil:
+		a.outcome, a.exitCode, a.err = report.OutputFailed, report.ExitOutputFailed, ckErr
+	case out.failure() != nil:
+		a.outcome, a.exitCode, a.err = report.OutputFailed, report.ExitOutputFailed, out.failure()
+	case errors.As(tgtErr, &oerr), errors.As(pumpErr, &oerr) && a.target == nil:
+		a.outcome, a.exitCode, a.err = report.OutputFailed, report.ExitOutputFailed, oerr
+	case a.target != nil && a.target.failed():
+		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "target"
+		a.err = fmt.Errorf("the target %s", a.target.exit)
+		if msg := a.targetOut.TraceErr; msg != "" {
+			a.err = fmt.Errorf("the target %s: %s", a.target.exit, msg)
+		}
+	case a.failed():
+		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "connector"
+		a.err = fmt.Errorf("the %s %s", a.noun(), a.exit)
+	case a.target != nil && (tgtEarly || unread > 0):
+		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "target"
+		a.err = fmt.Errorf("the target exited 0 before reading all of its input (%d bytes left unread): its last STATE is kept, the tap's is not", unread)
 	case pumpErr != nil:
 		a.outcome, a.exitCode = report.Failed, report.ExitConnectorFailed
-		a.err = fmt.Errorf("output: %w", pumpErr)
-	case a.exit.Signaled || a.exit.Code != 0:
-		a.outcome, a.exitCode = report.Failed, report.ExitConnectorFailed
-		a.err = fmt.Errorf("the connector %s", a.exit)
+		a.err = fmt.Errorf("record stream: %w", pumpErr)
+	case tgtErr != nil:
+		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "target"
+		a.err = tgtErr
 	default:
 		a.outcome, a.exitCode = report.Succeeded, report.ExitOK
 	}
-	return a
 }
 
-// substitute replaces {state} and {config} in the command with the paths
-// where the connector finds those files, and lists the files to stage.
-// The state is always there (an empty object before the first STATE), so
-// "--state {state}" works on a first run too.
-func substitute(cmd []string, ck *checkpoint, cfg []byte) ([]string, []container.File) {
-	out := make([]string, len(cmd))
-	usesState, usesConfig := false, false
-	for i, a := range cmd {
-		if strings.Contains(a, "{state}") {
-			usesState = true
-			a = strings.ReplaceAll(a, "{state}", StatePath)
-		}
-		if strings.Contains(a, "{config}") {
-			usesConfig = true
-			a = strings.ReplaceAll(a, "{config}", ConfigPath)
-		}
-		out[i] = a
+func (a *attemptResult) noun() string {
+	if a.target != nil {
+		return "tap"
 	}
-	var files []container.File
-	if usesState || ck.path != "" {
-		st := ck.last()
-		if len(st) == 0 {
-			st = []byte("{}")
-		}
-		files = append(files, container.File{Destination: StatePath, Content: st})
-	}
-	if usesConfig || cfg != nil {
-		files = append(files, container.File{Destination: ConfigPath, Content: cfg})
-	}
-	return out, files
+	return "connector"
 }
+
+// Placeholders in a command, replaced by the paths where the connector finds
+// the files inside its container.
+const (
+	phState        = "{state}"
+	phConfig       = "{config}"
+	phTargetConfig = "{target-config}"
+	phCatalog      = "{catalog}"
+)
+
+// substitute replaces the placeholders in cmd. ck is nil for a target,
+// which never reads the tap's state.
+func substitute(cmd []string, ck *checkpoint) []string {
+	r := strings.NewReplacer(phState, StatePath, phConfig, ConfigPath, phTargetConfig, TargetConfigPath, phCatalog, CatalogPath)
+	out := make([]string, len(cmd))
+	for i, a := range cmd {
+		out[i] = r.Replace(a)
+	}
+	return out
+}
+
+// stateFile stages the state the connector reads at {state}: always there
+// (an empty object before the first STATE), so "--state {state}" works on
+// a first run too.
+func stateFile(cmd []string, kept bool, ck *checkpoint) []container.File {
+	uses := kept
+	for _, a := range cmd {
+		uses = uses || strings.Contains(a, phState)
+	}
+	if !uses {
+		return nil
+	}
+	st := ck.input()
+	if len(st) == 0 {
+		st = []byte("{}")
+	}
+	return []container.File{{Destination: StatePath, Content: st}}
+}
+
+// SetupError is a runner-side failure before any container started that is
+// the host's fault (an unreadable SYNCBOX_HOME, a broken ledger): exit 6.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }

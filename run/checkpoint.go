@@ -2,76 +2,300 @@ package run
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"syncbox/run/state"
+	"syncbox/run/stream"
 )
 
-// checkpoint holds the connector's last STATE and persists each new one.
-// The scanner calls save only after every record before the STATE reached
-// the output and was flushed, so the file never runs ahead of delivered
-// records (at-least-once, as Singer and Airbyte define it).
-type checkpoint struct {
-	path string // --state-file; "" keeps state in memory only (for retries)
-
-	mu    sync.Mutex
-	value []byte
-	saved bool
+// StateStore keeps the checkpoint somewhere other than a file (a fleet's
+// database). Save must fail once the store can no longer guarantee that
+// this run alone advances the checkpoint (a lost lock).
+type StateStore interface {
+	Load(ctx context.Context) ([]byte, error)
+	Save(ctx context.Context, value []byte) error
 }
 
-// newCheckpoint loads the input state from path if it exists.
-func newCheckpoint(path string) (*checkpoint, error) {
-	ck := &checkpoint{path: path}
-	if path == "" {
-		return ck, nil
-	}
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return ck, nil
-	}
-	if err != nil {
-		return ck, fmt.Errorf("--state-file: %w", err)
+// checkpoint is the connector's state as far as it is durable, and what
+// has been emitted since.
+//
+// The rule: the persisted state only moves to a STATE whose records are
+// safe. Alone, a connector's records are safe once they were written to
+// the output and flushed (the scanner calls confirm after that). In a
+// pipeline they are safe only once the target says so: a STATE the target
+// prints is persisted at once; the tap's own states are held as pending and
+// persisted when the target exits 0 after reading all of its input.
+type checkpoint struct {
+	path  string     // --state-file; "" and no store keeps state in memory only (for retries)
+	store StateStore // instead of path
+	dir   *os.File   // path's directory, held open so a swapped parent cannot redirect writes
+	proto stream.Protocol
+
+	mu        sync.Mutex
+	persisted *state.State // what {state} holds: the input state and every confirmed STATE since
+	pending   *state.State // persisted plus the tap's STATEs not yet confirmed (pipelines)
+	loaded    bool         // persisted came from a file or store
+	saved     bool         // at least one STATE was persisted this run
+	saveErr   error        // the first failed save: the checkpoint stopped there
+}
+
+// newCheckpoint loads the input state from path (or store). proto is the
+// stream's protocol; Auto is resolved from the file's shape or the first
+// STATE message.
+func newCheckpoint(path string, store StateStore, proto stream.Protocol) (*checkpoint, error) {
+	ck := &checkpoint{path: path, store: store, proto: proto}
+	var b []byte
+	switch {
+	case store != nil:
+		var err error
+		if b, err = store.Load(context.Background()); err != nil {
+			return ck, fmt.Errorf("load state from the store: %w", err)
+		}
+	case path != "":
+		dir, err := openDirNoFollow(filepath.Dir(path))
+		if err != nil {
+			return ck, fmt.Errorf("state file %s: %w", path, err)
+		}
+		ck.dir = dir
+		sweepTemps(dir, tempPrefix(path))
+		if b, err = readNoFollow(dir, filepath.Base(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return ck, fmt.Errorf("state file %s: %w", path, err)
+		}
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && !json.Valid(b) {
-		return ck, fmt.Errorf("--state-file %s: not valid JSON", path)
+		return ck, fmt.Errorf("state file %s: not valid JSON", path)
 	}
-	ck.value = b
+	if ck.proto == stream.Auto && len(b) > 0 && b[0] == '[' {
+		ck.proto = stream.Airbyte // only Airbyte keeps a list of state messages
+	}
+	ck.persisted = state.New(stateProtocol(ck.proto))
+	if len(b) > 0 {
+		if err := ck.persisted.Load(b); err != nil {
+			return ck, fmt.Errorf("state file %s: %w", path, err)
+		}
+		ck.loaded = true
+	}
+	ck.pending = ck.persisted.Clone()
 	return ck, nil
 }
 
-func (c *checkpoint) last() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.value
+func stateProtocol(p stream.Protocol) state.Protocol {
+	if p == stream.Airbyte {
+		return state.Airbyte
+	}
+	return state.Singer
 }
 
+// resolve fixes the protocol of an Auto stream from its first STATE: an
+// Airbyte state message says its type or carries a stream or global part.
+func (c *checkpoint) resolve(msg []byte) {
+	if c.proto != stream.Auto {
+		return
+	}
+	c.proto = stream.Singer
+	var m map[string]json.RawMessage
+	if json.Unmarshal(msg, &m) == nil {
+		var typ string
+		_ = json.Unmarshal(m["type"], &typ)
+		_, hasStream := m["stream"]
+		_, hasGlobal := m["global"]
+		if typ == "STREAM" || typ == "GLOBAL" || typ == "LEGACY" || hasStream || hasGlobal {
+			c.proto = stream.Airbyte
+		}
+	}
+	if c.proto == stream.Airbyte && !c.loaded {
+		c.persisted, c.pending = state.New(state.Airbyte), state.New(state.Airbyte)
+	}
+}
+
+// protocol is the stream's protocol as far as known.
+func (c *checkpoint) protocol() stream.Protocol {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proto
+}
+
+// input is what the connector reads at {state}: the persisted state.
+func (c *checkpoint) input() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.persisted.Bytes()
+}
+
+// last is the persisted state, for the report.
+func (c *checkpoint) last() []byte { return c.input() }
+
+// startAttempt forgets what an earlier attempt emitted but never confirmed.
+func (c *checkpoint) startAttempt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending = c.persisted.Clone()
+}
+
+// confirm persists a STATE whose records are safe, merged into the state
+// as its protocol defines.
+func (c *checkpoint) confirm(msg []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.saveErr != nil {
+		return c.saveErr // the checkpoint never skips over a failed save
+	}
+	c.resolve(msg)
+	next := c.persisted.Clone()
+	if err := next.Apply(msg); err != nil {
+		return fmt.Errorf("STATE message: %w", err)
+	}
+	if err := c.write(next.Bytes()); err != nil {
+		c.saveErr = err
+		return err
+	}
+	c.persisted = next
+	if err := c.pending.Apply(msg); err != nil {
+		c.pending = next.Clone()
+	}
+	return nil
+}
+
+// emit notes a STATE the tap sent downstream but nobody confirmed yet.
+func (c *checkpoint) emit(msg []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resolve(msg)
+	if err := c.pending.Apply(msg); err != nil {
+		return fmt.Errorf("STATE message: %w", err)
+	}
+	return nil
+}
+
+// promote persists everything emitted: the target read all of it and
+// exited 0, so every record before the last STATE is committed.
+func (c *checkpoint) promote() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.saveErr != nil {
+		return c.saveErr
+	}
+	b := c.pending.Bytes()
+	if bytes.Equal(b, c.persisted.Bytes()) {
+		return nil
+	}
+	if err := c.write(b); err != nil {
+		c.saveErr = err
+		return err
+	}
+	c.persisted = c.pending.Clone()
+	return nil
+}
+
+// persistedTo says where the state was saved this run, if anywhere.
 func (c *checkpoint) persistedTo() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.saved {
-		return c.path
+	switch {
+	case !c.saved:
+		return ""
+	case c.store != nil:
+		return "store"
 	}
-	return ""
+	return c.path
 }
 
-// save writes value atomically: temp file, fsync, rename, fsync the dir.
-func (c *checkpoint) save(value []byte) error {
-	v := append([]byte(nil), value...)
+// failure is the first save that failed, if any.
+func (c *checkpoint) failure() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.value = v
-	if c.path == "" {
+	return c.saveErr
+}
+
+func (c *checkpoint) close() {
+	if c.dir != nil {
+		c.dir.Close()
+	}
+}
+
+// write makes b the durable state. Callers hold mu.
+func (c *checkpoint) write(b []byte) error {
+	switch {
+	case c.store != nil:
+		if err := c.store.Save(context.Background(), b); err != nil {
+			return &OutputError{Output: "the state store", Err: err}
+		}
+	case c.dir != nil:
+		if err := replaceFile(c.dir, filepath.Base(c.path), append(append([]byte(nil), b...), '\n'), 0o600); err != nil {
+			return &OutputError{Output: "state file " + c.path, Err: err}
+		}
+	default:
 		return nil
 	}
-	dir := filepath.Dir(c.path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(c.path)+".tmp-")
+	c.saved = true
+	return nil
+}
+
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// openDirNoFollow opens dir, refusing a symlink as its last component: the
+// runner is root and the directory may be one a tenant can write.
+func openDirNoFollow(dir string) (*os.File, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("persist state: %w", err)
+		return nil, &os.PathError{Op: "open directory", Path: dir, Err: err}
 	}
-	_, werr := f.Write(append(v, '\n'))
+	return os.NewFile(uintptr(fd), dir), nil
+}
+
+// readNoFollow reads name in dir without following a symlink there.
+func readNoFollow(dir *os.File, name string) ([]byte, error) {
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if err == unix.ELOOP {
+			return nil, fmt.Errorf("%s is a symlink: give the real file (a planted link must not redirect root)", name)
+		}
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return io.ReadAll(f)
+}
+
+// replaceFile atomically replaces name in dir with data: a fresh temp file
+// created O_EXCL|O_NOFOLLOW in the held directory, fsynced, renamed over
+// name (rename replaces a planted link rather than following it), and the
+// directory fsynced so the rename survives a crash.
+func replaceFile(dir *os.File, name string, data []byte, mode uint32) error {
+	dfd := int(dir.Fd())
+	var tmp string
+	var fd int
+	var err error
+	for i := 0; i < 100; i++ {
+		tmp = fmt.Sprintf(".%s.tmp-%d-%d", name, os.Getpid(), i)
+		fd, err = unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+		if err != unix.EEXIST {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create temp file in %s: %w", dir.Name(), err)
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	_, werr := f.Write(data)
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -79,16 +303,36 @@ func (c *checkpoint) save(value []byte) error {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = os.Rename(f.Name(), c.path)
+		werr = unix.Renameat(dfd, tmp, dfd, name)
 	}
 	if werr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("persist state to %s: %w", c.path, werr)
+		_ = unix.Unlinkat(dfd, tmp, 0)
+		return werr
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	c.saved = true
+	_ = dir.Sync()
 	return nil
+}
+
+// sweepTemps removes temp files an earlier, killed runner left beside the
+// file (only ours: the prefix names the file).
+func sweepTemps(dir *os.File, prefix string) {
+	names, err := readDirNames(dir)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			_ = unix.Unlinkat(int(dir.Fd()), n, 0)
+		}
+	}
+}
+
+func readDirNames(dir *os.File) ([]string, error) {
+	fd, err := unix.Openat(int(dir.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := os.NewFile(uintptr(fd), dir.Name())
+	defer d.Close()
+	return d.Readdirnames(-1)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,8 +22,10 @@ import (
 // Where the connector finds its input files; CMD ARGS may name them with
 // the placeholders {state} and {config}.
 const (
-	StatePath  = "/run/syncbox/state.json"
-	ConfigPath = "/run/syncbox/config.json"
+	StatePath        = "/run/syncbox/state.json"
+	ConfigPath       = "/run/syncbox/config.json"
+	TargetConfigPath = "/run/syncbox/target-config.json"
+	CatalogPath      = "/run/syncbox/catalog.json"
 )
 
 // Options describe one run. Zero values mean the documented defaults.
@@ -49,9 +53,16 @@ type Options struct {
 	StopTimeout time.Duration // after a forwarded signal, before SIGKILL
 	Timeout     time.Duration // wall clock for the whole run; 0 = none
 
-	Stream     stream.Config // protocol, size limits, flags, rejects
-	StateFile  string        // input state, and where each STATE is persisted
-	ConfigFile string        // bound read-only at ConfigPath
+	Stream      stream.Config // protocol, size limits, flags, rejects
+	StateFile   string        // input state, and where each confirmed STATE is persisted
+	StateStore  StateStore    // instead of StateFile: a fleet's shared checkpoint
+	ConfigFile  string        // bound read-only at ConfigPath
+	CatalogFile string        // bound read-only at CatalogPath, for the connector and the target
+
+	// Target, if set, makes the run a pipeline: the connector (the tap)
+	// writes into the target's stdin through the scanner, and the state
+	// advances only on what the target confirms.
+	Target *Target
 
 	ReportPath  string
 	MetricsPath string
@@ -69,6 +80,21 @@ type Options struct {
 	Admit func(ctx context.Context, limit int64) (release func(), queued time.Duration, err error)
 	// NextLimit, if set, is asked after an OOM kill whether to retry from
 	// the last checkpoint and with which limit.
+	NextLimit func(attempt int, limit, peak int64) (next int64, retry bool)
+}
+
+// Target is the loading side of a pipeline: a Singer target or an Airbyte
+// destination in its own container, with the run's tenant identity.
+type Target struct {
+	Name        string
+	Command     []string // may contain {target-config} and {catalog}
+	Env         []string
+	Binds       []container.Bind
+	Network     container.Network
+	MemoryBytes int64
+	ConfigFile  string // bound read-only at TargetConfigPath
+	Workdir     string // its own writable working directory ("" = none)
+	// NextLimit is the target's retry rule after its OOM kill.
 	NextLimit func(attempt int, limit, peak int64) (next int64, retry bool)
 }
 
@@ -122,43 +148,68 @@ func Run(ctx context.Context, o Options) *Result {
 		fmt.Fprintf(o.Stderr, "syncbox: cleanup of earlier runs: %v\n", err)
 	}
 
-	ck, err := newCheckpoint(o.StateFile)
+	ck, err := newCheckpoint(o.StateFile, o.StateStore, o.Stream.Protocol)
+	defer ck.close()
 	if err != nil {
 		res.fail(report.SetupFailed, err)
 	}
-	var cfg []byte
-	if err == nil && o.ConfigFile != "" {
-		if cfg, err = os.ReadFile(o.ConfigFile); err != nil {
-			res.fail(report.SetupFailed, fmt.Errorf("--config: %w", err))
+	var files, targetFiles []container.File
+	if res.Err == nil {
+		files, targetFiles, err = inputFiles(&o)
+		if err != nil {
+			res.fail(report.SetupFailed, err)
 		}
 	}
 	var deadline <-chan time.Time
+	admitCtx := ctx
 	if o.Timeout > 0 {
 		t := time.NewTimer(o.Timeout)
 		defer t.Stop()
 		deadline = t.C
+		var cancel context.CancelFunc
+		admitCtx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
 	}
 
 	totals := newTally()
-	limit := o.MemoryBytes
+	limit, tlimit := o.MemoryBytes, int64(0)
+	if o.Target != nil {
+		tlimit = o.Target.MemoryBytes
+	}
 	var last *attemptResult
 	for n := 1; res.Err == nil; n++ {
-		a := runAttempt(ctx, &o, attemptInput{n: n, limit: limit, checkpoint: ck, config: cfg, deadline: deadline})
+		a := runAttempt(ctx, &o, attemptInput{n: n, limit: limit, targetLimit: tlimit, checkpoint: ck,
+			files: files, targetFiles: targetFiles, deadline: deadline, admitTimeout: admitCtx})
 		last = a
 		totals.add(a.stats)
 		rep.QueuedSeconds += a.queued.Seconds()
-		rep.Attempts = append(rep.Attempts, report.Attempt{Attempt: n, LimitBytes: limit, PeakBytes: a.peak(),
-			Outcome: a.outcome, ExitCode: a.exitCode, StartedAt: a.started.UTC(), DurationSeconds: a.ended.Sub(a.started).Seconds()})
-		if a.outcome != report.OOMKilled || o.NextLimit == nil {
+		at := report.Attempt{Attempt: n, LimitBytes: limit, PeakBytes: a.peak(), Outcome: a.outcome, ExitCode: a.exitCode,
+			StartedAt: a.started.UTC(), DurationSeconds: a.ended.Sub(a.started).Seconds(), FailedIn: a.failedIn}
+		if a.target != nil {
+			at.TargetLimitBytes, at.TargetPeakBytes = tlimit, a.target.peak()
+		}
+		rep.Attempts = append(rep.Attempts, at)
+		if a.outcome != report.OOMKilled {
 			break
 		}
-		next, retry := o.NextLimit(n, limit, a.peak())
+		who, cur, peak, next := "connector", limit, a.peak(), o.NextLimit
+		if a.failedIn == "target" {
+			who, cur, peak, next = "target", tlimit, a.target.peak(), o.Target.NextLimit
+		}
+		if next == nil {
+			break
+		}
+		nl, retry := next(n, cur, peak)
 		if !retry {
 			break
 		}
-		fmt.Fprintf(o.Stderr, "syncbox: attempt %d was OOM-killed at %s; retrying from the last checkpoint with --memory %s\n",
-			n, report.FlagSize(limit), report.FlagSize(next))
-		limit = next
+		fmt.Fprintf(o.Stderr, "syncbox: attempt %d: the %s was OOM-killed at %s; retrying from the last checkpoint with %s\n",
+			n, who, report.FlagSize(cur), report.FlagSize(nl))
+		if who == "target" {
+			tlimit = nl
+		} else {
+			limit = nl
+		}
 	}
 	if last != nil {
 		res.fromAttempt(last, &o)
@@ -166,24 +217,103 @@ func Run(ctx context.Context, o Options) *Result {
 	}
 	rep.EndedAt = time.Now().UTC()
 	rep.DurationSeconds = rep.EndedAt.Sub(rep.StartedAt).Seconds()
-	if s := ck.last(); len(s) > 0 || ck.path != "" {
+	if s := ck.last(); len(s) > 0 || o.StateFile != "" || o.StateStore != nil {
 		rep.State = &report.State{Last: s, PersistedTo: ck.persistedTo()}
-	}
-	rep.Runner.PeakRSSBytes = report.RunnerPeakRSS()
-	if o.ReportPath != "" {
-		if err := rep.WriteFile(o.ReportPath); err != nil {
-			fmt.Fprintf(o.Stderr, "syncbox: %v\n", err)
+		if err := ck.failure(); err != nil {
+			rep.State.Error = err.Error()
 		}
 	}
+	rep.Runner.PeakRSSBytes = report.RunnerPeakRSS()
+	// A report or metrics file that was asked for and cannot be written
+	// fails the run: a monitor would otherwise read an older one. Metrics
+	// first, so that the report says when they failed.
 	if o.MetricsPath != "" {
 		if err := rep.WriteMetrics(o.MetricsPath); err != nil {
-			fmt.Fprintf(o.Stderr, "syncbox: %v\n", err)
+			res.outputFailed(o.Stderr, &OutputError{Output: "metrics file " + o.MetricsPath, Err: err})
+		}
+	}
+	if o.ReportPath != "" {
+		if err := rep.WriteFile(o.ReportPath); err != nil {
+			res.outputFailed(o.Stderr, &OutputError{Output: "report " + o.ReportPath, Err: err})
 		}
 	}
 	if !o.Quiet {
 		rep.Summary(o.Stderr)
 	}
 	return res
+}
+
+// outputFailed turns a run that otherwise ended well into output_failed.
+func (r *Result) outputFailed(w io.Writer, err error) {
+	fmt.Fprintf(w, "syncbox: %v\n", err)
+	if r.ExitCode == report.ExitOK {
+		r.ExitCode, r.Err = report.ExitOutputFailed, err
+		r.Report.Outcome, r.Report.ExitCode, r.Report.Error = report.OutputFailed, r.ExitCode, err.Error()
+	}
+}
+
+// inputFiles reads the config and catalog files once: every attempt, and
+// both sides of a pipeline, see the same content.
+func inputFiles(o *Options) (files, targetFiles []container.File, err error) {
+	read := func(what, path, dst string) (*container.File, error) {
+		if path == "" {
+			return nil, nil
+		}
+		b, err := readInput(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, path, err)
+		}
+		return &container.File{Destination: dst, Content: b}, nil
+	}
+	cfg, err := read("config", o.ConfigFile, ConfigPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := read("catalog", o.CatalogFile, CatalogPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg == nil && usesPlaceholder(o.Command, phConfig) {
+		cfg = &container.File{Destination: ConfigPath}
+	}
+	for _, f := range []*container.File{cfg, cat} {
+		if f != nil {
+			files = append(files, *f)
+		}
+	}
+	if o.Target != nil {
+		tc, err := read("target config", o.Target.ConfigFile, TargetConfigPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range []*container.File{tc, cat} {
+			if f != nil {
+				targetFiles = append(targetFiles, *f)
+			}
+		}
+	}
+	return files, targetFiles, nil
+}
+
+func usesPlaceholder(cmd []string, ph string) bool {
+	for _, a := range cmd {
+		if strings.Contains(a, ph) {
+			return true
+		}
+	}
+	return false
+}
+
+// readInput reads a file the connector will see without following a
+// symlink in its last component (the runner is root; the path may be one a
+// tenant can write).
+func readInput(path string) ([]byte, error) {
+	dir, err := openDirNoFollow(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	return readNoFollow(dir, filepath.Base(path))
 }
 
 func (r *Result) fail(o report.Outcome, err error) {
@@ -215,7 +345,14 @@ func (r *Result) fromAttempt(a *attemptResult, o *Options) {
 	if rep.Memory.LimitBytes == 0 || rep.Memory.LimitBytes > 1<<60 {
 		rep.Memory.LimitBytes = a.limit
 	}
-	if a.outcome == report.OOMKilled {
+	if a.target != nil {
+		rep.Target = targetReport(o.Target, a)
+	}
+	if a.outcome == report.OOMKilled && a.failedIn == "target" {
+		m := rep.Target.Memory
+		rep.OOM = report.Diagnose(report.DiagnoseInput{LimitBytes: m.LimitBytes, PeakBytes: m.PeakBytes, Timeline: m.Timeline})
+		rep.OOM.Container = "target"
+	} else if a.outcome == report.OOMKilled {
 		st := a.stats
 		var inflight *report.InFlight
 		if st.InFlight != nil {
@@ -227,6 +364,30 @@ func (r *Result) fromAttempt(a *attemptResult, o *Options) {
 			InFlight: inflight,
 		})
 	}
+}
+
+// targetReport is the target's side of a pipeline's last attempt.
+func targetReport(t *Target, a *attemptResult) *report.Target {
+	tr := &report.Target{Name: t.Name, Command: t.Command, StatesConfirmed: a.targetOut.States,
+		OutputLines: a.targetOut.Lines, Error: a.targetOut.TraceErr}
+	s := a.target
+	if !s.ran {
+		return tr
+	}
+	if s.exit.Signaled {
+		tr.Signal = unix.SignalName(s.exit.Signal)
+	} else {
+		code := s.exit.Code
+		tr.ExitCode = &code
+	}
+	var m report.Report
+	m.SetCgroupFigures(s.last, s.timeline)
+	tr.Memory = m.Memory
+	if tr.Memory.LimitBytes == 0 || tr.Memory.LimitBytes > 1<<60 {
+		tr.Memory.LimitBytes = s.limit
+	}
+	tr.CPUSeconds = m.CPUSeconds
+	return tr
 }
 
 // tally adds up what every attempt delivered downstream.

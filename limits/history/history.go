@@ -129,7 +129,29 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open run history %s: %w", path, err)
 	}
+	if err := checkSize(db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &Store{db: db, path: path, keep: o.Keep}, nil
+}
+
+// checkSize refuses a file shorter than its own meta page says: bbolt maps
+// the file, so touching a page past a truncated end is SIGBUS, a crash no
+// recover() catches (seen after a full disk cut a write short).
+func checkSize(db *bolt.DB, path string) error {
+	var want int64
+	if err := db.View(func(tx *bolt.Tx) error { want = tx.Size(); return nil }); err != nil {
+		return fmt.Errorf("read run history %s: %w", path, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("open run history %s: %w", path, err)
+	}
+	if fi.Size() < want {
+		return fmt.Errorf("run history %s is truncated (%d of %d bytes; move it aside to start afresh)", path, fi.Size(), want)
+	}
+	return nil
 }
 
 // Path is the store's file.

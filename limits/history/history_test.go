@@ -280,3 +280,28 @@ func appendAsChild(t *testing.T, spec string) {
 		}
 	}
 }
+
+// A history cut short (a full disk) must be an error, not a SIGBUS when
+// bbolt touches a mapped page past the end of the file.
+func TestTruncatedHistoryIsAnErrorNotACrash(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		if err := s.Append(Entry{At: time.Unix(int64(i), 0), RunID: fmt.Sprintf("r%d", i), Name: fmt.Sprintf("c%d", i%50), Tenant: "t",
+			Attempt: 1, LimitBytes: 1 << 30, PeakBytes: 1 << 29, Outcome: "succeeded"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	path := filepath.Join(dir, FileName)
+	fi, _ := os.Stat(path)
+	if err := os.Truncate(path, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load(dir, "c1", "t"); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("Load of a truncated history: %v, want a 'truncated' error", err)
+	}
+}

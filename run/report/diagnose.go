@@ -37,6 +37,9 @@ type InFlight struct {
 
 // OOM is the diagnosis of an OOM kill, the report's "oom" object.
 type OOM struct {
+	// Container is "target" when a pipeline's target was killed; empty
+	// for the connector (the tap).
+	Container             string    `json:"container,omitempty"`
 	Stream                string    `json:"stream,omitempty"` // empty: before the first record
 	RecordsSinceState     int64     `json:"records_since_state"`
 	BytesSinceState       int64     `json:"bytes_since_state"`

@@ -14,6 +14,8 @@ const (
 	PolicyStopped     Outcome = "policy_stopped"
 	SetupFailed       Outcome = "setup_failed"
 	BudgetUnavailable Outcome = "budget_unavailable"
+	OutputFailed      Outcome = "output_failed"
+	UsageError        Outcome = "usage_error"
 )
 
 // Exit codes of the syncbox command. Scripts and schedulers rely on them, so
@@ -27,6 +29,7 @@ const (
 	ExitPolicyStop        = 5
 	ExitSetupFailed       = 6
 	ExitBudgetUnavailable = 7
+	ExitOutputFailed      = 9
 	ExitSIGINT            = 130 // 128 + SIGINT, the shell convention
 	ExitSIGTERM           = 143 // 128 + SIGTERM
 )
@@ -44,12 +47,13 @@ func ExitCodes() []ExitCode {
 	return []ExitCode{
 		{ExitOK, Succeeded, "the connector finished and its output was delivered"},
 		{ExitConnectorFailed, Failed, "the connector exited non-zero or was killed by a signal other than OOM"},
-		{ExitUsage, "", "bad command line or configuration; nothing was run"},
+		{ExitUsage, UsageError, "bad command line or configuration; nothing was run"},
 		{ExitOOM, OOMKilled, "the connector hit its memory limit and was OOM-killed; the report recommends a new limit"},
 		{ExitTimeout, TimedOut, "the connector ran past its time limit and was stopped"},
 		{ExitPolicyStop, PolicyStopped, "a policy (e.g. a record or size cap) stopped the run"},
 		{ExitSetupFailed, SetupFailed, "the container could not be set up or started"},
 		{ExitBudgetUnavailable, BudgetUnavailable, "the machine's memory budget could not fit the run"},
+		{ExitOutputFailed, OutputFailed, "syncbox's own output failed (stdout closed or full, state file, report or metrics not writable); the checkpoint did not move past what was delivered"},
 		{ExitSIGINT, Interrupted, "interrupted by SIGINT (Ctrl-C)"},
 		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM"},
 	}
@@ -73,7 +77,7 @@ func InterruptedExitCode(sig int) int { return 128 + sig }
 // Valid reports whether o is one of the defined outcomes.
 func (o Outcome) Valid() bool {
 	switch o {
-	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable:
+	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError:
 		return true
 	}
 	return false
@@ -81,5 +85,5 @@ func (o Outcome) Valid() bool {
 
 // AllOutcomes lists every outcome, for metrics that expose one series each.
 func AllOutcomes() []Outcome {
-	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable}
+	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError}
 }

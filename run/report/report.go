@@ -50,8 +50,27 @@ type Report struct {
 	State      *State  `json:"state,omitempty"`
 	Runner     Runner  `json:"runner"`
 
+	// Target is the loading side of a pipeline run (syncbox run --target).
+	Target *Target `json:"target,omitempty"`
+
 	Attempts []Attempt `json:"attempts,omitempty"`
 	OOM      *OOM      `json:"oom,omitempty"`
+}
+
+// Target is a pipeline's target container in the last attempt.
+type Target struct {
+	Name       string   `json:"name"`
+	Command    []string `json:"command"`
+	ExitCode   *int     `json:"exit_code,omitempty"`
+	Signal     string   `json:"signal,omitempty"`
+	Memory     Memory   `json:"memory"`
+	CPUSeconds float64  `json:"cpu_seconds"`
+	// StatesConfirmed counts the STATEs the target printed after
+	// committing: only those (and, after a clean exit, the tap's last)
+	// move the checkpoint.
+	StatesConfirmed int64  `json:"states_confirmed"`
+	OutputLines     int64  `json:"output_lines"`
+	Error           string `json:"error,omitempty"` // an Airbyte TRACE ERROR it printed
 }
 
 // Memory is the connector container's memory over the run.
@@ -102,10 +121,12 @@ type FlaggedValue struct {
 	Key       string `json:"key,omitempty"` // the record's primary key, when known
 }
 
-// State is the connector's last STATE message and where syncbox saved it.
+// State is the last persisted checkpoint: what the next run resumes from.
+// A STATE that was emitted but never persisted is not here.
 type State struct {
 	Last        json.RawMessage `json:"last,omitempty"`
 	PersistedTo string          `json:"persisted_to,omitempty"`
+	Error       string          `json:"error,omitempty"` // why the checkpoint stopped advancing, if it did
 }
 
 // Runner describes syncbox's own process.
@@ -122,6 +143,10 @@ type Attempt struct {
 	ExitCode        int       `json:"exit_code"`
 	StartedAt       time.Time `json:"started_at"`
 	DurationSeconds float64   `json:"duration_seconds"`
+	// FailedIn is "connector" or "target": whose failure the outcome is.
+	FailedIn         string `json:"failed_in,omitempty"`
+	TargetLimitBytes int64  `json:"target_limit_bytes,omitempty"`
+	TargetPeakBytes  int64  `json:"target_peak_bytes,omitempty"`
 }
 
 // New returns a report for a run, with the schema version set.

@@ -1,0 +1,129 @@
+// Command target-file is a small Singer target for tests and the demo: it
+// appends each stream's records to DIR/STREAM.jsonl in batches, fsyncs a
+// batch before it prints the STATE that followed it (bare, as singer-sdk
+// targets print states), and loses its uncommitted batch when it crashes,
+// as a real target does. --crash-after N makes it crash after the Nth
+// record it reads, to test that nobody else's checkpoint runs ahead of it.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+func main() {
+	dir := flag.String("dir", "", "directory for STREAM.jsonl files (required)")
+	batch := flag.Int("batch", 100, "records per commit")
+	crashAfter := flag.Int("crash-after", 0, "crash after reading this many records (0 = never)")
+	crashHow := flag.String("crash", "exit", "how to crash: exit (code 1), kill (SIGKILL itself) or oom (allocate until killed)")
+	flag.Parse()
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "target-file: --dir is required")
+		os.Exit(2)
+	}
+	t := &target{dir: *dir, batch: *batch, out: bufio.NewWriter(os.Stdout), pending: map[string][][]byte{}}
+	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	seen := 0
+	for lineNo := 1; ; lineNo++ {
+		line, err := in.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			var m struct {
+				Type   string          `json:"type"`
+				Stream string          `json:"stream"`
+				Record json.RawMessage `json:"record"`
+				Value  json.RawMessage `json:"value"`
+			}
+			if jerr := json.Unmarshal(line, &m); jerr != nil {
+				fail("line %d: not a Singer message: %v", lineNo, jerr)
+			}
+			switch m.Type {
+			case "RECORD":
+				seen++
+				if *crashAfter > 0 && seen >= *crashAfter {
+					crash(*crashHow)
+				}
+				t.pending[m.Stream] = append(t.pending[m.Stream], append([]byte(nil), m.Record...))
+				if t.n++; t.n >= t.batch {
+					t.commit()
+				}
+			case "STATE":
+				t.state = append([]byte(nil), m.Value...)
+				if t.n == 0 {
+					t.commit()
+				}
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	t.commit()
+	fmt.Fprintf(os.Stderr, "target-file: read %d records\n", seen)
+}
+
+type target struct {
+	dir     string
+	batch   int
+	out     *bufio.Writer
+	pending map[string][][]byte
+	n       int
+	state   []byte // received; printed once the records before it are on disk
+}
+
+// commit makes the pending records durable, then confirms the state.
+func (t *target) commit() {
+	for stream, recs := range t.pending {
+		f, err := os.OpenFile(filepath.Join(t.dir, stream+".jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			fail("%v", err)
+		}
+		w := bufio.NewWriter(f)
+		for _, r := range recs {
+			w.Write(r)
+			w.WriteByte('\n')
+		}
+		if err := w.Flush(); err != nil {
+			fail("%v", err)
+		}
+		if err := f.Sync(); err != nil {
+			fail("%v", err)
+		}
+		f.Close()
+	}
+	t.pending, t.n = map[string][][]byte{}, 0
+	if t.state != nil {
+		t.out.Write(t.state)
+		t.out.WriteByte('\n')
+		t.out.Flush()
+		t.state = nil
+	}
+}
+
+func crash(how string) {
+	fmt.Fprintln(os.Stderr, "target-file: crashing as asked, losing the uncommitted batch")
+	switch how {
+	case "kill":
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	case "oom":
+		var hog [][]byte
+		for {
+			b := make([]byte, 1<<20)
+			for i := range b {
+				b[i] = 1
+			}
+			hog = append(hog, b)
+		}
+	}
+	os.Exit(1)
+}
+
+func fail(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "target-file: "+format+"\n", a...)
+	os.Exit(1)
+}
