@@ -14,14 +14,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 func main() {
 	dir := flag.String("dir", "", "directory for STREAM.jsonl files (required)")
 	batch := flag.Int("batch", 100, "records per commit")
 	crashAfter := flag.Int("crash-after", 0, "crash after reading this many records (0 = never)")
-	crashHow := flag.String("crash", "exit", "how to crash: exit (code 1), kill (SIGKILL itself) or oom (allocate until killed)")
+	crashHow := flag.String("crash", "exit", "how to crash: exit (code 1) or oom (allocate until killed)")
+	crashOnce := flag.String("crash-once", "", "crash only if this marker `FILE` does not exist yet, and create it")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "target-file: --dir is required")
@@ -45,7 +45,7 @@ func main() {
 			switch m.Type {
 			case "RECORD":
 				seen++
-				if *crashAfter > 0 && seen >= *crashAfter {
+				if *crashAfter > 0 && seen >= *crashAfter && firstCrash(*crashOnce) {
 					crash(*crashHow)
 				}
 				t.pending[m.Stream] = append(t.pending[m.Stream], append([]byte(nil), m.Record...))
@@ -105,11 +105,21 @@ func (t *target) commit() {
 	}
 }
 
+func firstCrash(marker string) bool {
+	if marker == "" {
+		return true
+	}
+	f, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
 func crash(how string) {
 	fmt.Fprintln(os.Stderr, "target-file: crashing as asked, losing the uncommitted batch")
 	switch how {
-	case "kill":
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	case "oom":
 		var hog [][]byte
 		for {

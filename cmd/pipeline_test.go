@@ -1,0 +1,345 @@
+package cmd
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"syncbox/limits/tenant"
+	"syncbox/run/report"
+	"syncbox/testdata/testenv"
+)
+
+// pipe is one tap -> target pipeline setup: tap-demo into target-file,
+// whose "warehouse" is a directory of STREAM.jsonl files owned by the
+// tenant.
+type pipe struct {
+	root, out, state, rep string
+	tap, target           string
+	records               int
+}
+
+func newPipe(t *testing.T, records int) *pipe {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	p := &pipe{root: root, out: filepath.Join(root, "warehouse"), state: filepath.Join(root, "state.json"),
+		rep: filepath.Join(root, "report.json"), tap: testenv.Connector(t, "tap-demo"),
+		target: testenv.Connector(t, "target-file"), records: records}
+	if err := os.Mkdir(p.out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	uid := tenant.UID("default")
+	if err := os.Chown(p.out, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// args is a pipeline run; targetArgs are added to target-file's command.
+func (p *pipe) args(targetArgs string, extra ...string) []string {
+	a := []string{"run", "--name", "tap-demo", "--memory", "128MiB", "--target-memory", "128MiB",
+		"--state-file", p.state, "--report", p.rep,
+		"--target", p.target + " --dir " + p.out + " --batch 97 " + targetArgs,
+		"--target-bind", p.out + ":" + p.out + ":rw"}
+	a = append(a, extra...)
+	return append(a, "--", p.tap, "--records", fmt.Sprint(p.records), "--state-every", "50", "--giant-bytes", "0", "--state", "{state}")
+}
+
+// committed reads the warehouse: per stream, the set of record ids on disk.
+func (p *pipe) committed(t *testing.T) map[string]map[int]bool {
+	t.Helper()
+	got := map[string]map[int]bool{}
+	for _, s := range []string{"users", "orders", "events"} {
+		got[s] = map[int]bool{}
+		f, err := os.Open(filepath.Join(p.out, s+".jsonl"))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var r struct{ ID int }
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+			got[s][r.ID] = true
+		}
+		f.Close()
+	}
+	return got
+}
+
+// bookmarks reads the persisted checkpoint: per stream, the last id.
+func (p *pipe) bookmarks(t *testing.T) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(p.state)
+	if os.IsNotExist(err) {
+		return map[string]int{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Bookmarks map[string]struct{ ID int } `json:"bookmarks"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("state file %q: %v", b, err)
+	}
+	out := map[string]int{}
+	for k, v := range st.Bookmarks {
+		out[k] = v.ID
+	}
+	return out
+}
+
+// checkNotAhead fails if the checkpoint names a record the warehouse does
+// not hold: a resumed tap would skip it for good.
+func (p *pipe) checkNotAhead(t *testing.T, when string) {
+	t.Helper()
+	have := p.committed(t)
+	for s, last := range p.bookmarks(t) {
+		for id := 1; id <= last; id++ {
+			if !have[s][id] {
+				t.Fatalf("%s: the state says %s is done up to id %d, but record %d is not in the warehouse", when, s, last, id)
+			}
+		}
+	}
+}
+
+func (p *pipe) checkComplete(t *testing.T, when string) {
+	t.Helper()
+	have := p.committed(t)
+	for s, ids := range have {
+		for id := 1; id <= p.records; id++ {
+			if !ids[id] {
+				t.Fatalf("%s: stream %s lacks record %d (has %d of %d)", when, s, id, len(ids), p.records)
+			}
+		}
+	}
+}
+
+// The measurement of the issue: a target dying mid-batch must never leave
+// a checkpoint ahead of what it committed. 20 crash points at random; each
+// crash is followed by a rerun that must complete the warehouse.
+func TestPipelineCheckpointNeverRunsAheadOfACrashingTarget(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	for trial := 0; trial < 20; trial++ {
+		p := newPipe(t, 400)
+		crashAt := 1 + rng.Intn(3*p.records)
+		_, stderr, code := runSB(t, p.root, "", p.args(fmt.Sprintf("--crash-after %d", crashAt))...)
+		if code != report.ExitConnectorFailed {
+			t.Fatalf("trial %d (crash after %d): exit %d, want %d (the target failed)\n%s", trial, crashAt, code, report.ExitConnectorFailed, stderr)
+		}
+		rep := readReport(t, p.rep)
+		if rep.Attempts[0].FailedIn != "target" || rep.Target == nil || rep.Target.ExitCode == nil || *rep.Target.ExitCode != 1 {
+			t.Fatalf("trial %d: report does not blame the target: %+v %+v", trial, rep.Attempts, rep.Target)
+		}
+		p.checkNotAhead(t, fmt.Sprintf("trial %d after the crash at record %d", trial, crashAt))
+		if _, stderr, code = runSB(t, p.root, "", p.args("")...); code != 0 {
+			t.Fatalf("trial %d rerun: exit %d\n%s", trial, code, stderr)
+		}
+		p.checkComplete(t, fmt.Sprintf("trial %d after the rerun", trial))
+		if got := p.bookmarks(t); got["users"] != p.records || got["orders"] != p.records || got["events"] != p.records {
+			t.Fatalf("trial %d: final state %v, want every stream at %d", trial, got, p.records)
+		}
+	}
+}
+
+// The runner itself SIGKILLed at a random moment (the OOM killer, a reboot,
+// kill -9 by an operator): containers die with it, and what the state file
+// says is still true of the warehouse.
+func TestPipelineRunnerKilledAtRandomLosesNothing(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	for trial := 0; trial < 20; trial++ {
+		p := newPipe(t, 1500)
+		cmd := sb(t, p.root, p.args("")...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(50+rng.Intn(400)) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		p.checkNotAhead(t, fmt.Sprintf("trial %d after SIGKILL", trial))
+		if _, stderr, code := runSB(t, p.root, "", p.args("")...); code != 0 {
+			t.Fatalf("trial %d rerun: exit %d\n%s", trial, code, stderr)
+		}
+		p.checkComplete(t, fmt.Sprintf("trial %d after the rerun", trial))
+	}
+}
+
+// A target OOM-killed is retried from the last confirmed state with a
+// higher limit of its own; the tap's limit is not touched.
+func TestPipelineTargetOOMIsRetriedWithItsOwnLimit(t *testing.T) {
+	p := newPipe(t, 600)
+	// The marker lives outside the warehouse: bind its directory too.
+	marks := filepath.Join(p.root, "marks")
+	os.Mkdir(marks, 0o755)
+	uid := tenant.UID("default")
+	os.Chown(marks, uid, uid)
+	marker := filepath.Join(marks, "crashed")
+	args := p.args("--crash oom --crash-once "+marker+" --crash-after 700", "--retry-oom", "2", "--target-bind", marks+":"+marks+":rw")
+	_, stderr, code := runSB(t, p.root, "", args...)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 after a retry\n%s", code, stderr)
+	}
+	rep := readReport(t, p.rep)
+	if len(rep.Attempts) != 2 || rep.Attempts[0].Outcome != report.OOMKilled || rep.Attempts[0].FailedIn != "target" {
+		t.Fatalf("attempts %+v, want a target OOM then success", rep.Attempts)
+	}
+	if a := rep.Attempts; a[1].TargetLimitBytes <= a[0].TargetLimitBytes || a[1].LimitBytes != a[0].LimitBytes {
+		t.Errorf("retry limits: tap %d -> %d, target %d -> %d; want only the target's raised",
+			a[0].LimitBytes, a[1].LimitBytes, a[0].TargetLimitBytes, a[1].TargetLimitBytes)
+	}
+	if !strings.Contains(stderr, "the target was OOM-killed") {
+		t.Errorf("stderr does not say the target was OOM-killed:\n%s", stderr)
+	}
+	p.checkComplete(t, "after the retry")
+}
+
+// A closed stdout (>&-) used to exit 0 with every record sent to
+// /dev/null and the final state persisted.
+func TestClosedStdoutIsAUsageError(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	state := filepath.Join(root, "state.json")
+	sh := sb(t, root)
+	sh.Path = "/bin/sh"
+	sh.Args = []string{"sh", "-c", `exec "$@" >&-`, "sh", syncboxBin,
+		"run", "--memory", "64MiB", "--state-file", state, "--", testenv.Connector(t, "tap-demo"), "--records", "10"}
+	out, err := sh.CombinedOutput()
+	code := 0
+	if ee, ok := err.(interface{ ExitCode() int }); ok {
+		code = ee.ExitCode()
+	}
+	if code != report.ExitUsage || !strings.Contains(string(out), "stdout was closed") {
+		t.Fatalf("exit %d, want %d with a message about stdout:\n%s", code, report.ExitUsage, out)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("a state file was written for a run that delivered nothing: %v", err)
+	}
+}
+
+// ENOSPC on stdout is the run's output failing: exit 9, the output named,
+// the connector not blamed, and the checkpoint not moved past it.
+func TestFullStdoutIsOutputFailedAndHoldsTheCheckpoint(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	state, rep := filepath.Join(root, "state.json"), filepath.Join(root, "report.json")
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	defer full.Close()
+	cmd := sb(t, root, "run", "--memory", "64MiB", "--state-file", state, "--report", rep, "--",
+		testenv.Connector(t, "tap-demo"), "--records", "2000", "--giant-bytes", "0")
+	cmd.Stdout = full
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := exitOf(t, cmd)
+	if code != report.ExitOutputFailed {
+		t.Fatalf("exit %d, want %d (output_failed)\n%s", code, report.ExitOutputFailed, stderr.String())
+	}
+	r := readReport(t, rep)
+	if r.Outcome != report.OutputFailed || !strings.Contains(r.Error, "stdout") || strings.Contains(stderr.String(), "connector was killed") {
+		t.Errorf("outcome %s, error %q; want output_failed naming stdout, not the connector\n%s", r.Outcome, r.Error, stderr.String())
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		b, _ := os.ReadFile(state)
+		t.Errorf("the state moved although no record was delivered: %s", b)
+	}
+}
+
+// A downstream that stops reading used to pin the runner past --timeout,
+// SIGTERM and SIGINT, holding its memory reservation.
+func TestStuckReaderReleasesTheRunnerWithinTimeout(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() // held open, never read: the reader is stuck, not gone
+	cmd := sb(t, root, "run", "--memory", "64MiB", "--timeout", "2s", "--stop-timeout", "1s", "--report", filepath.Join(root, "r.json"), "--",
+		testenv.Connector(t, "tap-demo"), "--records", "200000", "--giant-bytes", "0")
+	cmd.Stdout = w
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the runner was still running 20 s after a 2 s --timeout with a stuck reader")
+	}
+	took := time.Since(t0)
+	if code := cmd.ProcessState.ExitCode(); code != report.ExitTimeout {
+		t.Errorf("exit %d, want %d", code, report.ExitTimeout)
+	}
+	// --timeout 2 s + --stop-timeout 1 s + the output grace of 2 s.
+	if took > 8*time.Second {
+		t.Errorf("took %s, want within --timeout + --stop-timeout + grace", took)
+	}
+	assertGone(t, root, "")
+}
+
+// A run that fails before it starts still replaces an older report: a
+// monitor must not keep reading yesterday's "succeeded".
+func TestSetupFailureReplacesAnOlderReport(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	rep := filepath.Join(root, "report.json")
+	if _, stderr, code := runSB(t, root, "", "run", "--memory", "64MiB", "--report", rep, "--", "/bin/true"); code != 0 {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	// Now the history store is a directory where a file must be: --memory
+	// auto cannot read it (a host problem, exit 6).
+	home := filepath.Join(root, "home")
+	os.Remove(filepath.Join(home, "history.db"))
+	os.MkdirAll(filepath.Join(home, "history.db", "x"), 0o700)
+	_, stderr, code := runSB(t, root, "", "run", "--memory", "auto", "--report", rep, "--", "/bin/true")
+	if code != report.ExitSetupFailed {
+		t.Fatalf("exit %d, want %d\n%s", code, report.ExitSetupFailed, stderr)
+	}
+	if r := readReport(t, rep); r.Outcome != report.SetupFailed || r.ExitCode != report.ExitSetupFailed || r.Error == "" {
+		t.Errorf("report after a setup failure: outcome %s exit %d error %q", r.Outcome, r.ExitCode, r.Error)
+	}
+	// A usage error too.
+	if _, _, code := runSB(t, root, "", "run", "--memory", "64MiB", "--pids", "0", "--report", rep, "--", "/bin/true"); code != report.ExitUsage {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if r := readReport(t, rep); r.Outcome != report.UsageError {
+		t.Errorf("report after a usage error: outcome %s", r.Outcome)
+	}
+}
+
+// A report that was asked for and cannot be written fails the run.
+func TestUnwritableReportFailsTheRun(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	rep := filepath.Join(root, "report.json")
+	os.MkdirAll(filepath.Join(rep, "in-the-way"), 0o755) // rename cannot replace a non-empty directory
+	_, stderr, code := runSB(t, root, "", "run", "--memory", "64MiB", "--report", rep, "--", "/bin/true")
+	if code != report.ExitOutputFailed || !strings.Contains(stderr, rep) {
+		t.Fatalf("exit %d, want %d naming %s\n%s", code, report.ExitOutputFailed, rep, stderr)
+	}
+}
