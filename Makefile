@@ -27,19 +27,24 @@ $(BIN)/%: FORCE
 test: build lint
 	SYNCBOX_BIN=$(SYNCBOX) SYNCBOX_CONNECTORS=$(BIN) $(GO) test -tags '$(TAGS)' -count=1 -timeout 60m ./...
 
-# The main job on the bundled demo connector: a Singer tap with one value
-# too large for Redshift, run in a container with checkpoints and a report.
+# The main job on the bundled demo connectors: a Singer tap with one value
+# too large for Redshift, piped through syncbox into a Singer target, each in
+# its own container, with checkpoints the target confirmed and a report.
 DEMO := $(BIN)/demo
 demo: build
-	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@rm -rf $(DEMO) && mkdir -p $(DEMO) && mkdir -m 0777 $(DEMO)/warehouse
 	SYNCBOX_HOME=$(DEMO)/home $(SYNCBOX) run --name tap-demo --destination redshift \
 	  --state-file $(DEMO)/state.json --flags-file $(DEMO)/flags.jsonl --rejects-dir $(DEMO)/rejects \
-	  --report $(DEMO)/report.json -- $(BIN)/tap-demo --records 2000 --state {state} > $(DEMO)/records.jsonl
-	@echo "--- a record whose oversized value was nulled, with its lineage:"
-	@grep -m1 '"meta"' $(DEMO)/records.jsonl | cut -c1-400
+	  --report $(DEMO)/report.json \
+	  --target '$(BIN)/target-file --dir $(DEMO)/warehouse' --target-bind $(DEMO)/warehouse:$(DEMO)/warehouse:rw \
+	  -- $(BIN)/tap-demo --records 2000 --state {state} > $(DEMO)/target-output.jsonl
+	@echo "--- the warehouse (what the target committed):"
+	@wc -l $(DEMO)/warehouse/*.jsonl
+	@echo "--- a record whose oversized value was nulled, with its lineage (as the target stored it):"
+	@grep -h -m1 '"notes":null' $(DEMO)/warehouse/orders.jsonl | cut -c1-300
 	@echo "--- the flags file says what changed, where and why; the original is in rejects/:"
 	@cat $(DEMO)/flags.jsonl; ls -l $(DEMO)/rejects
-	@echo "--- checkpoint: $$(cat $(DEMO)/state.json)"
+	@echo "--- checkpoint (advanced only on STATEs the target printed after committing): $$(cat $(DEMO)/state.json)"
 	@echo "--- full report: $(DEMO)/report.json"
 
 bench: build

@@ -34,6 +34,9 @@ func (r *Report) Summary(w io.Writer) {
 	case r.ConnectorExitCode != nil && *r.ConnectorExitCode != 0:
 		lines = append(lines, fmt.Sprintf("syncbox: the connector exited with code %d", *r.ConnectorExitCode))
 	}
+	if t := r.Target; t != nil {
+		lines = append(lines, r.targetPhrase())
+	}
 	if r.Error != "" {
 		lines = append(lines, "syncbox: error: "+firstLine(r.Error))
 	}
@@ -50,6 +53,21 @@ func (r *Report) Summary(w io.Writer) {
 	for _, l := range lines[:min(len(lines), 5)] {
 		fmt.Fprintln(w, l)
 	}
+}
+
+// targetPhrase is a pipeline's target in one line: how it ended, what it
+// confirmed, its memory.
+func (r *Report) targetPhrase() string {
+	t := r.Target
+	how := "did not start"
+	switch {
+	case t.Signal != "":
+		how = "was killed by " + t.Signal
+	case t.ExitCode != nil:
+		how = fmt.Sprintf("exited %d", *t.ExitCode)
+	}
+	m := Report{Memory: t.Memory}
+	return fmt.Sprintf("syncbox: target %s %s, confirmed %s; %s", t.Name, how, plural(t.StatesConfirmed, "state"), m.memoryPhrase())
 }
 
 func outcomeVerb(o Outcome) string {

@@ -38,6 +38,7 @@ func main() {
 				Stream string          `json:"stream"`
 				Record json.RawMessage `json:"record"`
 				Value  json.RawMessage `json:"value"`
+				Meta   json.RawMessage `json:"meta"`
 			}
 			if jerr := json.Unmarshal(line, &m); jerr != nil {
 				fail("line %d: not a Singer message: %v", lineNo, jerr)
@@ -48,7 +49,7 @@ func main() {
 				if *crashAfter > 0 && seen >= *crashAfter && firstCrash(*crashOnce) {
 					crash(*crashHow)
 				}
-				t.pending[m.Stream] = append(t.pending[m.Stream], append([]byte(nil), m.Record...))
+				t.pending[m.Stream] = append(t.pending[m.Stream], withMeta(m.Record, m.Meta))
 				if t.n++; t.n >= t.batch {
 					t.commit()
 				}
@@ -103,6 +104,23 @@ func (t *target) commit() {
 		t.out.Flush()
 		t.state = nil
 	}
+}
+
+// withMeta keeps the message's meta (syncbox's lineage of changed values)
+// beside the record, as a warehouse's _sdc_meta column would.
+func withMeta(rec, meta json.RawMessage) []byte {
+	rec = bytes.TrimSpace(rec)
+	out := append([]byte(nil), rec...)
+	if len(meta) == 0 || len(rec) < 2 || rec[0] != '{' {
+		return out
+	}
+	out = bytes.TrimSuffix(out, []byte("}"))
+	if len(bytes.TrimSpace(out)) > 1 {
+		out = append(out, ',')
+	}
+	out = append(out, `"_sdc_meta":`...)
+	out = append(out, meta...)
+	return append(out, '}')
 }
 
 func firstCrash(marker string) bool {
