@@ -343,3 +343,79 @@ func TestUnwritableReportFailsTheRun(t *testing.T) {
 		t.Fatalf("exit %d, want %d naming %s\n%s", code, report.ExitOutputFailed, rep, stderr)
 	}
 }
+
+// --timeout bounds the whole run, time queued for the budget included: a
+// run queued behind a neighbour must not wait --queue-timeout (30 min).
+func TestTimeoutBoundsTheBudgetQueue(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	flags := []string{"--memory", "200MiB", "--host-memory-budget", "300MiB"}
+	holder, _, _ := startRun(t, root, fmt.Sprintf("tq-holder-%d", os.Getpid()), append(flags, "--stop-timeout", "200ms", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")...)
+	defer func() { holder.Process.Signal(syscall.SIGTERM); holder.Wait() }()
+	rep := filepath.Join(root, "queued.json")
+	t0 := time.Now()
+	_, stderr, code := runSB(t, root, "", append(append([]string{"run", "-q", "--timeout", "1s", "--report", rep}, flags...), "--", "/bin/true")...)
+	if code != report.ExitTimeout {
+		t.Fatalf("exit %d, want %d (timed out while queued)\n%s", code, report.ExitTimeout, stderr)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("took %v with --timeout 1s", d)
+	}
+	if r := readReport(t, rep); r.Outcome != report.TimedOut || r.QueuedSeconds < 0.9 {
+		t.Errorf("report: outcome %s, queued %.1fs", r.Outcome, r.QueuedSeconds)
+	}
+}
+
+// SIGTERM and SIGINT, like --timeout, end a run whose reader is stuck.
+func TestStuckReaderReleasesTheRunnerOnSIGTERM(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := sb(t, root, "run", "--memory", "64MiB", "--stop-timeout", "1s", "--",
+		testenv.Connector(t, "tap-demo"), "--records", "200000", "--giant-bytes", "0")
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	time.Sleep(time.Second) // the pipe is full by now
+	t0 := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitOf(t, cmd); code != 143 {
+		t.Errorf("exit %d, want 143", code)
+	}
+	if d := time.Since(t0); d > 6*time.Second {
+		t.Errorf("took %v after SIGTERM (--stop-timeout 1s + 2s output grace)", d)
+	}
+	assertGone(t, root, "")
+}
+
+// Temp files a SIGKILLed runner left beside the state file and report are
+// swept by the next run.
+func TestStaleTempFilesAreSwept(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	state, rep := filepath.Join(root, "state.json"), filepath.Join(root, "report.json")
+	stale := []string{filepath.Join(root, ".state.json.tmp-123-0"), filepath.Join(root, ".report.json.tmp-4567")}
+	for _, f := range stale {
+		os.WriteFile(f, []byte("partial"), 0o600)
+	}
+	other := filepath.Join(root, ".unrelated.tmp-1")
+	os.WriteFile(other, nil, 0o600)
+	if _, stderr, code := runSB(t, root, "", "run", "--memory", "64MiB", "--state-file", state, "--report", rep, "--",
+		testenv.Connector(t, "tap-demo"), "--records", "10", "--giant-bytes", "0"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, f := range stale {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("stale temp file left: %s", f)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file that is not ours was removed: %v", err)
+	}
+}

@@ -148,6 +148,15 @@ func Run(ctx context.Context, o Options) *Result {
 		fmt.Fprintf(o.Stderr, "syncbox: cleanup of earlier runs: %v\n", err)
 	}
 
+	// Temp files a killed runner left beside the report and metrics.
+	for _, p := range []string{o.ReportPath, o.MetricsPath} {
+		if p != "" {
+			if d, err := openDirNoFollow(filepath.Dir(p)); err == nil {
+				sweepTemps(d, tempPrefix(p))
+				d.Close()
+			}
+		}
+	}
 	ck, err := newCheckpoint(o.StateFile, o.StateStore, o.Stream.Protocol)
 	defer ck.close()
 	if err != nil {
