@@ -7,7 +7,7 @@ func TestEquivalentMatchesAnEchoedStateToTheSentOne(t *testing.T) {
 		a, b string
 		want bool
 	}{
-		{`{"a":1,"b":[1,2]}`, `{ "b":[1,2], "a":1 }`, true},               // member order, whitespace
+		{`{"a":1,"b":[1,2]}`, `{ "b":[1,2], "a":1 }`, true},                // member order, whitespace
 		{`{"c":99990000000000000003}`, `{"c":99990000000000000000}`, true}, // what a JS destination echoes
 		{`{"c":1.0}`, `{"c":1}`, true},
 		{`{"c":1e400}`, `{"c":2e400}`, true}, // both Infinity to a JS reader
