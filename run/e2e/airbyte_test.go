@@ -268,35 +268,36 @@ func TestFarosDestinationAfterASourceCrashConfirmsWhatItGot(t *testing.T) {
 
 // TestRecordedSourceResumesPerStreamThroughTheDestination: the confirmed
 // state (every source STATE up to the one the destination echoed, merged
-// by run/state) is the array of three per-stream states, two of them of
+// by run/state's Tracker) is the array of three per-stream states, two of them of
 // one name in two namespaces; given it, the source sends each stream only
 // the records after its own cursor, and the destination confirms again.
 func TestRecordedSourceResumesPerStreamThroughTheDestination(t *testing.T) {
 	dir := farosDest(t)
 	cfg := filepath.Join(dir, "config.json")
-	confirm := func(st *state.State, input []byte) {
+	// What pipeline mode does: the tap's STATEs are pending until the
+	// target prints one; that one commits it and every one sent before.
+	tr := state.NewTracker(state.New(state.Airbyte))
+	confirm := func(input []byte) {
+		t.Helper()
 		sent, _ := states(parseMsgs(t, "source output", input))
+		for _, s := range sent {
+			if err := tr.Sent(s); err != nil {
+				t.Fatal(err)
+			}
+		}
 		echoed, _ := states(farosWrite(t, dir, cfg, input))
 		if len(echoed) != 1 {
 			t.Fatalf("destination confirmed %d states, want 1", len(echoed))
 		}
-		last := -1
-		for i, s := range sent {
-			if state.Equivalent(s, echoed[0]) {
-				last = i
-			}
+		if adv, err := tr.Confirm(echoed[0]); !adv || err != nil {
+			t.Fatalf("the echo %s confirmed nothing: %v", echoed[0], err)
 		}
-		if last < 0 {
-			t.Fatalf("echoed state %s is none the source sent", echoed[0])
-		}
-		for _, s := range sent[:last+1] {
-			if err := st.Apply(s); err != nil {
-				t.Fatal(err)
-			}
+		if tr.Pending() != 0 {
+			t.Fatalf("%d source states still pending after the echo of the last", tr.Pending())
 		}
 	}
-	st := state.New(state.Airbyte)
-	confirm(st, recordedSource(t, false, "--records", "30", "--state-every", "20"))
+	confirm(recordedSource(t, false, "--records", "30", "--state-every", "20"))
+	st := tr.Confirmed()
 	file := filepath.Join(t.TempDir(), "state.json")
 	if err := os.WriteFile(file, st.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
@@ -328,7 +329,8 @@ func TestRecordedSourceResumesPerStreamThroughTheDestination(t *testing.T) {
 		first["acme/mytestsource__github__commits"] != 31 || first["globex/mytestsource__github__commits"] != 31 {
 		t.Fatalf("resumed source sent %d records, first ids %v; want 15 per stream from 31", n, first)
 	}
-	confirm(st, input)
+	confirm(input)
+	st = tr.Confirmed()
 	if got := fmt.Sprint(st.Streams()); got != "[acme.mytestsource__github__commits acme.mytestsource__github__users globex.mytestsource__github__commits]" {
 		t.Fatalf("streams after the resumed run: %s", got)
 	}

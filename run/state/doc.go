@@ -27,6 +27,13 @@
 //     messages is ignored), and dropping the older entries only makes the
 //     source re-read, never skip, data.
 //
+// In a pipeline the tap's STATE only means "emitted": a Tracker keeps the
+// tap's messages pending until the target prints a STATE (Singer targets
+// and Airbyte destinations print one once the records before it are
+// committed), and then commits the matching message and every one sent
+// before it, with the tap's bytes (Equivalent matches the echo, which a
+// destination may have re-serialized).
+//
 // Each held message is kept as the connector sent it (compacted, numbers
 // and unknown members untouched). Bytes orders STREAM messages by
 // namespace (absent first) and then name, so the same state always gives
