@@ -189,7 +189,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		tgtIn = w
 		tout := newCheckedWriter(o.Stdout, "stdout")
 		go func() {
-			to, err := readTarget(tgt.c.Stdout, tout, in.checkpoint.protocol, in.checkpoint.confirm)
+			to, err := readTarget(tgt.c.Stdout, tout, in.checkpoint.protocol, in.checkpoint.targetConfirmed)
 			tgtDone <- targetDone{to, err}
 		}()
 	}

@@ -42,11 +42,12 @@ type checkpoint struct {
 	proto stream.Protocol
 
 	mu        sync.Mutex
-	persisted *state.State // what {state} holds: the input state and every confirmed STATE since
-	pending   *state.State // persisted plus the tap's STATEs not yet confirmed (pipelines)
-	loaded    bool         // persisted came from a file or store
-	saved     bool         // at least one STATE was persisted this run
-	saveErr   error        // the first failed save: the checkpoint stopped there
+	persisted *state.State   // what {state} holds: the input state and every confirmed STATE since
+	tracker   *state.Tracker // pipelines: the tap's STATEs the target has not confirmed yet
+	unmatched int64          // target STATEs that matched nothing the tap sent (not persisted)
+	loaded    bool           // persisted came from a file or store
+	saved     bool           // at least one STATE was persisted this run
+	saveErr   error          // the first failed save: the checkpoint stopped there
 }
 
 // newCheckpoint loads the input state from path (or store). proto is the
@@ -86,7 +87,6 @@ func newCheckpoint(path string, store StateStore, proto stream.Protocol) (*check
 		}
 		ck.loaded = true
 	}
-	ck.pending = ck.persisted.Clone()
 	return ck, nil
 }
 
@@ -115,7 +115,7 @@ func (c *checkpoint) resolve(msg []byte) {
 		}
 	}
 	if c.proto == stream.Airbyte && !c.loaded {
-		c.persisted, c.pending = state.New(state.Airbyte), state.New(state.Airbyte)
+		c.persisted = state.New(state.Airbyte)
 	}
 }
 
@@ -140,11 +140,11 @@ func (c *checkpoint) last() []byte { return c.input() }
 func (c *checkpoint) startAttempt() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pending = c.persisted.Clone()
+	c.tracker = nil
 }
 
-// confirm persists a STATE whose records are safe, merged into the state
-// as its protocol defines.
+// confirm persists a STATE whose records are safe (a connector alone: they
+// were delivered), merged into the state as its protocol defines.
 func (c *checkpoint) confirm(msg []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -156,29 +156,51 @@ func (c *checkpoint) confirm(msg []byte) error {
 	if err := next.Apply(msg); err != nil {
 		return fmt.Errorf("STATE message: %w", err)
 	}
-	if err := c.write(next.Bytes()); err != nil {
-		c.saveErr = err
-		return err
-	}
-	c.persisted = next
-	if err := c.pending.Apply(msg); err != nil {
-		c.pending = next.Clone()
-	}
-	return nil
+	return c.persist(next)
 }
 
-// emit notes a STATE the tap sent downstream but nobody confirmed yet.
+// emit notes a STATE the tap sent into a pipeline: nothing is persisted
+// until the target confirms it.
 func (c *checkpoint) emit(msg []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.resolve(msg)
-	if err := c.pending.Apply(msg); err != nil {
+	if c.tracker == nil {
+		c.tracker = state.NewTracker(c.persisted.Clone())
+	}
+	if err := c.tracker.Sent(msg); err != nil {
 		return fmt.Errorf("STATE message: %w", err)
 	}
 	return nil
 }
 
-// promote persists everything emitted: the target read all of it and
+// targetConfirmed takes a STATE a pipeline's target printed: it commits
+// the tap's STATE it stands for and every one sent before it (their
+// records came first). An echo of nothing the tap sent moves nothing.
+func (c *checkpoint) targetConfirmed(echo []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.saveErr != nil {
+		return c.saveErr
+	}
+	if c.tracker == nil {
+		c.unmatched++
+		return nil
+	}
+	advanced, err := c.tracker.Confirm(echo)
+	switch {
+	case errors.Is(err, state.ErrUnmatched):
+		c.unmatched++
+		return nil
+	case err != nil:
+		return fmt.Errorf("the target's STATE: %w", err)
+	case !advanced:
+		return nil
+	}
+	return c.persist(c.tracker.Confirmed().Clone())
+}
+
+// promote persists everything the tap sent: the target read all of it and
 // exited 0, so every record before the last STATE is committed.
 func (c *checkpoint) promote() error {
 	c.mu.Lock()
@@ -186,16 +208,30 @@ func (c *checkpoint) promote() error {
 	if c.saveErr != nil {
 		return c.saveErr
 	}
-	b := c.pending.Bytes()
-	if bytes.Equal(b, c.persisted.Bytes()) {
+	if c.tracker == nil || c.tracker.Pending() == 0 && bytes.Equal(c.tracker.Confirmed().Bytes(), c.persisted.Bytes()) {
 		return nil
 	}
-	if err := c.write(b); err != nil {
+	if err := c.tracker.ConfirmAll(); err != nil {
+		return fmt.Errorf("the tap's last STATE: %w", err)
+	}
+	return c.persist(c.tracker.Confirmed().Clone())
+}
+
+// persist writes next and makes it the persisted state. Callers hold mu.
+func (c *checkpoint) persist(next *state.State) error {
+	if err := c.write(next.Bytes()); err != nil {
 		c.saveErr = err
 		return err
 	}
-	c.persisted = c.pending.Clone()
+	c.persisted = next
 	return nil
+}
+
+// unmatchedEchoes counts target STATEs that stood for nothing the tap sent.
+func (c *checkpoint) unmatchedEchoes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unmatched
 }
 
 // persistedTo says where the state was saved this run, if anywhere.

@@ -224,6 +224,12 @@ func Run(ctx context.Context, o Options) *Result {
 		res.fromAttempt(last, &o)
 		totals.fill(&rep.Records)
 	}
+	if rep.Target != nil {
+		if n := ck.unmatchedEchoes(); n > 0 {
+			rep.Target.UnmatchedStates = n
+			fmt.Fprintf(o.Stderr, "syncbox: the target printed %d STATE(s) the tap never sent; they were not persisted\n", n)
+		}
+	}
 	rep.EndedAt = time.Now().UTC()
 	rep.DurationSeconds = rep.EndedAt.Sub(rep.StartedAt).Seconds()
 	if s := ck.last(); len(s) > 0 || o.StateFile != "" || o.StateStore != nil {

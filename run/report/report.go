@@ -68,7 +68,10 @@ type Target struct {
 	// StatesConfirmed counts the STATEs the target printed after
 	// committing: only those (and, after a clean exit, the tap's last)
 	// move the checkpoint.
-	StatesConfirmed int64  `json:"states_confirmed"`
+	StatesConfirmed int64 `json:"states_confirmed"`
+	// UnmatchedStates counts STATEs it printed that the tap never sent:
+	// they are not persisted (the checkpoint only takes the tap's states).
+	UnmatchedStates int64  `json:"unmatched_states,omitempty"`
 	OutputLines     int64  `json:"output_lines"`
 	Error           string `json:"error,omitempty"` // an Airbyte TRACE ERROR it printed
 }
