@@ -106,6 +106,9 @@ func read(enc *json.Encoder, w *bufio.Writer, start map[stream]int, records, eve
 			if crashAfter > 0 && sent == crashAfter {
 				w.Flush()
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				// PID 1 of a container ignores its own SIGKILL: die as
+				// a killed process would look to a shell.
+				os.Exit(137)
 			}
 			if n%every == 0 || n == records {
 				st := map[string]any{"cursor": n}
