@@ -419,3 +419,40 @@ func TestStaleTempFilesAreSwept(t *testing.T) {
 		t.Errorf("a file that is not ours was removed: %v", err)
 	}
 }
+
+// ENOSPC on the state file: the run stops as output_failed naming the
+// file, and the report's state is the last one really saved, not the one
+// that could not be.
+func TestStateFileOnAFullDiskIsOutputFailedAndTheReportSaysSo(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	full := filepath.Join(root, "full")
+	os.Mkdir(full, 0o755)
+	if err := syscall.Mount("tmpfs", full, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skip("cannot mount a small tmpfs:", err)
+	}
+	defer syscall.Unmount(full, syscall.MNT_DETACH)
+	// Fill it, leaving no block for the state file's temp copy.
+	f, _ := os.Create(filepath.Join(full, "filler"))
+	f.Write(make([]byte, 1<<20))
+	f.Close()
+	state, rep := filepath.Join(full, "state.json"), filepath.Join(root, "report.json")
+	_, stderr, code := runSB(t, root, "", "run", "--memory", "64MiB", "--state-file", state, "--report", rep, "--",
+		testenv.Connector(t, "tap-demo"), "--records", "300", "--giant-bytes", "0")
+	if code != report.ExitOutputFailed {
+		t.Fatalf("exit %d, want %d\n%s", code, report.ExitOutputFailed, stderr)
+	}
+	r := readReport(t, rep)
+	if r.Outcome != report.OutputFailed || !strings.Contains(r.Error, state) {
+		t.Errorf("outcome %s error %q; want output_failed naming %s", r.Outcome, r.Error, state)
+	}
+	if r.State == nil || r.State.PersistedTo != "" || len(r.State.Last) != 0 || !strings.Contains(r.State.Error, "no space") {
+		t.Errorf("report state %+v: want no persisted state and the save's error", r.State)
+	}
+	ents, _ := os.ReadDir(full)
+	for _, e := range ents {
+		if e.Name() != "filler" {
+			t.Errorf("left in the full directory: %s", e.Name())
+		}
+	}
+}

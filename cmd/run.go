@@ -272,7 +272,7 @@ func checkStdout() error {
 // writeFailureReport writes a report for a run that ended before it
 // started, when one was asked for.
 func writeFailureReport(c *cli.Context, o *run.Options, err error) {
-	if o.ReportPath == "" {
+	if o.ReportPath == "" && o.MetricsPath == "" {
 		return
 	}
 	code := report.ExitUsage
@@ -288,8 +288,15 @@ func writeFailureReport(c *cli.Context, o *run.Options, err error) {
 	r.StartedAt = time.Now().UTC()
 	r.EndedAt = r.StartedAt
 	r.Outcome, r.ExitCode, r.Error = outcome, code, err.Error()
-	if werr := r.WriteFile(o.ReportPath); werr != nil {
-		fmt.Fprintf(os.Stderr, "syncbox: %v\n", werr)
+	if o.MetricsPath != "" && o.Name != "" {
+		if werr := r.WriteMetrics(o.MetricsPath); werr != nil {
+			fmt.Fprintf(os.Stderr, "syncbox: %v\n", werr)
+		}
+	}
+	if o.ReportPath != "" {
+		if werr := r.WriteFile(o.ReportPath); werr != nil {
+			fmt.Fprintf(os.Stderr, "syncbox: %v\n", werr)
+		}
 	}
 }
 

@@ -223,7 +223,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		cfg.OnState = guardState(dst, in.checkpoint.emit)
 	} else {
 		dst = out
-		cfg.OnState = guardState(dst, in.checkpoint.emit)
+		cfg.OnState = guardState(dst, in.checkpoint.confirm)
 	}
 	if cfg.Warn == nil {
 		cfg.Warn = o.Stderr

@@ -127,14 +127,22 @@ func (c *checkpoint) protocol() stream.Protocol {
 }
 
 // input is what the connector reads at {state}: the persisted state.
+// Empty, it is the protocol's empty form ({} for Singer, [] for Airbyte).
 func (c *checkpoint) input() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.persisted.Bytes()
 }
 
-// last is the persisted state, for the report.
-func (c *checkpoint) last() []byte { return c.input() }
+// last is the persisted state, for the report; nil when there is none.
+func (c *checkpoint) last() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.persisted.Empty() {
+		return nil
+	}
+	return c.persisted.Bytes()
+}
 
 // startAttempt forgets what an earlier attempt emitted but never confirmed.
 func (c *checkpoint) startAttempt() {
