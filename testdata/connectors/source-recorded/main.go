@@ -28,6 +28,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -156,6 +157,9 @@ func readState(path string) (map[stream]int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '[' {
+		return nil, fmt.Errorf("state %s: want the JSON array of AirbyteStateMessage, got %.40q", path, t)
 	}
 	var msgs []struct {
 		Type   string `json:"type"`
