@@ -338,3 +338,38 @@ func TestRecordedSourceResumesPerStreamThroughTheDestination(t *testing.T) {
 		t.Fatalf("state after the resumed run: %s", st.Bytes())
 	}
 }
+
+// TestFarosCatalogIsTheRecordedSourcesStreams: the committed configured
+// catalog names exactly the streams (name and namespace) the source
+// discovers. The destination keys its catalog by name only, so it would
+// not notice a namespace that drifted.
+func TestFarosCatalogIsTheRecordedSourcesStreams(t *testing.T) {
+	type desc struct{ Name, Namespace string }
+	out, err := exec.Command(connectorBin(t, "source-recorded"), "discover").Output()
+	if err != nil {
+		t.Fatalf("source-recorded discover: %v", err)
+	}
+	var disc struct {
+		Catalog struct{ Streams []desc }
+	}
+	if err := json.Unmarshal(out, &disc); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../testdata/airbyte/faros-destination/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cat struct {
+		Streams []struct{ Stream desc }
+	}
+	if err := json.Unmarshal(b, &cat); err != nil {
+		t.Fatal(err)
+	}
+	var got []desc
+	for _, s := range cat.Streams {
+		got = append(got, s.Stream)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(disc.Catalog.Streams) || len(got) != 3 {
+		t.Fatalf("catalog.json streams %v, the source discovers %v", got, disc.Catalog.Streams)
+	}
+}

@@ -245,7 +245,7 @@ func TestAirbyteLimits(t *testing.T) {
 // TestAirbyteManyStreams: at the default limit of streams, in random
 // order, the state holds every one in order, and one more is refused.
 func TestAirbyteManyStreams(t *testing.T) {
-	n := DefaultLimits.Streams
+	n := DefaultMaxStreams
 	if testing.Short() {
 		n = 1000
 	}

@@ -40,11 +40,14 @@
 // the same bytes.
 //
 // Bounds: a state holds at most Limits.Streams stream entries and
-// Limits.Bytes bytes of messages (defaults DefaultLimits); a message that
+// Limits.Bytes bytes of messages (defaults DefaultMaxStreams and
+// DefaultMaxBytes); a message that
 // would exceed them is refused with ErrTooLarge and the state is left as
 // it was. Every Apply and Load either succeeds wholly or changes nothing.
-// Input that is not valid UTF-8, or a descriptor with an unpaired UTF-16
-// surrogate escape, is refused: Python's json reads neither back as sent.
+// Input that is not valid UTF-8 is refused (a Python source could not read
+// the file), and so is a descriptor with an unpaired UTF-16 surrogate
+// escape (decoded, different ones become the same U+FFFD, which would
+// merge streams that are not the same).
 //
 // The package must not do I/O (the caller persists Bytes atomically) and
 // must not know about flags, files or the stream scanner. A State is not

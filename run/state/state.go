@@ -43,10 +43,13 @@ type Limits struct {
 	Bytes   int // total size of the held messages (Singer: of the value)
 }
 
-// DefaultLimits: far above real connectors (a database source with one
-// stream per table has thousands) and small enough that a hostile
+// The default Limits: far above real connectors (a database source with
+// one stream per table has thousands) and small enough that a hostile
 // connector cannot make the runner hold or rewrite gigabytes per STATE.
-var DefaultLimits = Limits{Streams: 100_000, Bytes: 64 << 20}
+const (
+	DefaultMaxStreams = 100_000
+	DefaultMaxBytes   = 64 << 20
+)
 
 // ErrTooLarge is wrapped by errors from Apply and Load when a state would
 // exceed its Limits.
@@ -101,8 +104,8 @@ type State struct {
 	size   int                   // bytes held
 }
 
-// New returns an empty state with DefaultLimits.
-func New(p Protocol) *State { return NewLimited(p, DefaultLimits) }
+// New returns an empty state with the default limits.
+func New(p Protocol) *State { return NewLimited(p, Limits{}) }
 
 // NewLimited returns an empty state with the given limits (a zero field
 // takes the default).
@@ -111,10 +114,10 @@ func NewLimited(p Protocol, l Limits) *State {
 		panic(fmt.Sprintf("state: unknown protocol %d", int(p)))
 	}
 	if l.Streams <= 0 {
-		l.Streams = DefaultLimits.Streams
+		l.Streams = DefaultMaxStreams
 	}
 	if l.Bytes <= 0 {
-		l.Bytes = DefaultLimits.Bytes
+		l.Bytes = DefaultMaxBytes
 	}
 	return &State{proto: p, limits: l}
 }

@@ -6,7 +6,8 @@
 // AirbyteStateMessage it is given with --state, as Airbyte sources do.
 //
 //	source-recorded spec | discover | read [--records N] [--state-every K]
-//	    [--state FILE] [--crash-after N] [--big-cursor] [--config C] [--catalog K]
+//	    [--state FILE] [--crash-after N [--crash-code C]] [--big-cursor]
+//	    [--config C] [--catalog K]
 //
 // Streams, in this order (name, namespace):
 //
@@ -19,12 +20,15 @@
 // stream_state is {"cursor": n}. With --state it skips, per stream, the
 // records up to that stream's cursor; a state that is not the array form,
 // or that names a stream twice, is an error (exit 1), so a test sees when
-// a runner hands it anything else. --crash-after N flushes N records and
-// then kills itself with SIGKILL (a source dying mid-stream).
+// a runner hands it anything else (hand it [] for no state). --crash-after
+// N flushes N records and then kills itself with SIGKILL (a source dying
+// mid-stream), or exits with --crash-code C if that is set. --big-cursor
+// adds a 20-digit cursor_big to each state (JavaScript rounds it).
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -56,6 +60,7 @@ func main() {
 	every := fs.Int("state-every", 25, "print a STATE after this many records of a stream")
 	statePath := fs.String("state", "", "resume from this state file (the array of AirbyteStateMessage)")
 	crashAfter := fs.Int("crash-after", 0, "after this many records in all, flush and die by SIGKILL (0: never)")
+	crashCode := fs.Int("crash-code", 0, "with --crash-after: exit with this code instead of SIGKILL")
 	bigCursor := fs.Bool("big-cursor", false, "add a cursor_big of 20 digits to each state (beyond float64 precision)")
 	fs.String("config", "", "ignored (accepted as Airbyte sources do)")
 	fs.String("catalog", "", "ignored: the source always reads all of its streams")
@@ -86,13 +91,13 @@ func main() {
 		if *every < 1 {
 			fail("--state-every must be at least 1")
 		}
-		read(enc, w, start, *records, *every, *crashAfter, *bigCursor)
+		read(enc, w, start, *records, *every, *crashAfter, *crashCode, *bigCursor)
 	default:
 		fail("unknown command " + cmd)
 	}
 }
 
-func read(enc *json.Encoder, w *bufio.Writer, start map[stream]int, records, every, crashAfter int, bigCursor bool) {
+func read(enc *json.Encoder, w *bufio.Writer, start map[stream]int, records, every, crashAfter, crashCode int, bigCursor bool) {
 	enc.Encode(map[string]any{"type": "LOG", "log": map[string]any{"level": "INFO",
 		"message": fmt.Sprintf("source-recorded: %d records per stream, resuming from %v", records, start)}})
 	sent := 0
@@ -105,6 +110,9 @@ func read(enc *json.Encoder, w *bufio.Writer, start map[stream]int, records, eve
 			since++
 			if crashAfter > 0 && sent == crashAfter {
 				w.Flush()
+				if crashCode != 0 {
+					os.Exit(crashCode)
+				}
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				// PID 1 of a container ignores its own SIGKILL: die as
 				// a killed process would look to a shell.
@@ -152,6 +160,9 @@ func readState(path string) (map[stream]int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '[' {
+		return nil, fmt.Errorf("state %s: want the JSON array of AirbyteStateMessage, got %.40q", path, t)
 	}
 	var msgs []struct {
 		Type   string `json:"type"`
