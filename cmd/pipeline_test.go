@@ -456,3 +456,24 @@ func TestStateFileOnAFullDiskIsOutputFailedAndTheReportSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// --target-memory auto learns from the target's own history, kept under
+// its own name beside the tap's.
+func TestPipelineTargetKeepsItsOwnHistory(t *testing.T) {
+	p := newPipe(t, 50)
+	args := p.args("")
+	for i, a := range args {
+		if a == "--target-memory" {
+			args[i+1] = "auto"
+		}
+	}
+	if _, stderr, code := runSB(t, p.root, "", args...); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, name := range []string{"tap-demo", "target-file"} {
+		out, stderr, code := runSB(t, p.root, "", "history", "--name", name, "--json")
+		if code != 0 || !strings.Contains(out, `"`+name+`"`) {
+			t.Errorf("history --name %s: exit %d, %q %s", name, code, out, stderr)
+		}
+	}
+}
