@@ -39,6 +39,8 @@ Exit codes:
    5    stopped by a data policy (--oversize fail, --strict on a bad line)
    6    the host could not run the container (missing feature, permission, setup)
    7    the machine-wide memory budget could not be had in time
+   8    another run of this connector and tenant is in progress (its run id
+        and start time are printed; see --wait-for-lock); nothing was run
    130  interrupted by SIGINT (forwarded, cleaned up); 143 for SIGTERM`
 
 func runCommand() *cli.Command {
@@ -76,7 +78,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
-		}, append(memoryFlags(), tenantFlags()...)...),
+		}, append(append(memoryFlags(), tenantFlags()...), runLockFlags()...)...),
 		Action: runAction,
 	}
 }
@@ -175,6 +177,14 @@ func runAction(c *cli.Context) error {
 	if o.RunID == "" {
 		o.RunID = run.NewRunID()
 	}
+	// One run per connector and tenant: taken before anything touches
+	// state, released after the last write (report, history).
+	lock, err := acquireRunLock(c, &o, history.Home(), nil)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+
 	cleanup, err := applyTenant(c, &o, history.Home())
 	if err != nil {
 		return err

@@ -14,6 +14,9 @@ const (
 	PolicyStopped     Outcome = "policy_stopped"
 	SetupFailed       Outcome = "setup_failed"
 	BudgetUnavailable Outcome = "budget_unavailable"
+	// AlreadyRunning: another run of the same connector and tenant held
+	// the run lock; nothing was run.
+	AlreadyRunning Outcome = "already_running"
 )
 
 // Exit codes of the syncbox command. Scripts and schedulers rely on them, so
@@ -27,6 +30,7 @@ const (
 	ExitPolicyStop        = 5
 	ExitSetupFailed       = 6
 	ExitBudgetUnavailable = 7
+	ExitAlreadyRunning    = 8
 	ExitSIGINT            = 130 // 128 + SIGINT, the shell convention
 	ExitSIGTERM           = 143 // 128 + SIGTERM
 )
@@ -50,6 +54,7 @@ func ExitCodes() []ExitCode {
 		{ExitPolicyStop, PolicyStopped, "a policy (e.g. a record or size cap) stopped the run"},
 		{ExitSetupFailed, SetupFailed, "the container could not be set up or started"},
 		{ExitBudgetUnavailable, BudgetUnavailable, "the machine's memory budget could not fit the run"},
+		{ExitAlreadyRunning, AlreadyRunning, "another run of this connector and tenant holds the run lock (its run id and start time are printed); nothing was run"},
 		{ExitSIGINT, Interrupted, "interrupted by SIGINT (Ctrl-C)"},
 		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM"},
 	}
@@ -73,7 +78,7 @@ func InterruptedExitCode(sig int) int { return 128 + sig }
 // Valid reports whether o is one of the defined outcomes.
 func (o Outcome) Valid() bool {
 	switch o {
-	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable:
+	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, AlreadyRunning:
 		return true
 	}
 	return false
@@ -81,5 +86,5 @@ func (o Outcome) Valid() bool {
 
 // AllOutcomes lists every outcome, for metrics that expose one series each.
 func AllOutcomes() []Outcome {
-	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable}
+	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, AlreadyRunning}
 }
