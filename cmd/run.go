@@ -78,7 +78,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
-		}, append(append(memoryFlags(), tenantFlags()...), runLockFlags()...)...),
+		}, append(append(memoryFlags(), tenantFlags()...), append(runLockFlags(), storeFlag())...)...),
 		Action: runAction,
 	}
 }
@@ -177,13 +177,22 @@ func runAction(c *cli.Context) error {
 	if o.RunID == "" {
 		o.RunID = run.NewRunID()
 	}
+	// --store: history, checkpoint and run lock shared by a fleet.
+	sh, err := openShared(c)
+	if err != nil {
+		return err
+	}
+	defer sh.close()
 	// One run per connector and tenant: taken before anything touches
 	// state, released after the last write (report, history).
-	lock, err := acquireRunLock(c, &o, history.Home(), nil)
+	lock, err := acquireRunLock(c, &o, history.Home(), sh.lockBackend())
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
+	if err := sh.useCheckpoint(&o); err != nil {
+		return err
+	}
 
 	cleanup, err := applyTenant(c, &o, history.Home())
 	if err != nil {
@@ -191,7 +200,7 @@ func runAction(c *cli.Context) error {
 	}
 	defer cleanup()
 
-	plan, err := planMemory(c, &o)
+	plan, err := planMemory(c, &o, sh.history(history.Home()))
 	if err != nil {
 		return err
 	}
@@ -208,7 +217,7 @@ func runAction(c *cli.Context) error {
 	o.Signals = sigs
 
 	res := run.Run(context.Background(), o)
-	plan.record(&o, res.Report)
+	notRecorded(&o, res.Report, lock, plan.record(&o, res.Report))
 	if res.Err != nil && o.Quiet {
 		fmt.Fprintf(os.Stderr, "syncbox: %v\n", res.Err)
 	}

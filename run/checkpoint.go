@@ -2,6 +2,7 @@ package run
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,16 +15,31 @@ import (
 // the output and was flushed, so the file never runs ahead of delivered
 // records (at-least-once, as Singer and Airbyte define it).
 type checkpoint struct {
-	path string // --state-file; "" keeps state in memory only (for retries)
+	path  string     // --state-file; "" keeps state in memory only (for retries)
+	store StateStore // or a store; then path is ""
+	ctx   context.Context
 
 	mu    sync.Mutex
 	value []byte
 	saved bool
 }
 
-// newCheckpoint loads the input state from path if it exists.
-func newCheckpoint(path string) (*checkpoint, error) {
-	ck := &checkpoint{path: path}
+// newCheckpoint loads the input state from the store, or from path if it
+// exists.
+func newCheckpoint(ctx context.Context, path string, store StateStore) (*checkpoint, error) {
+	ck := &checkpoint{path: path, store: store, ctx: ctx}
+	if store != nil {
+		b, err := store.Load(ctx)
+		if err != nil {
+			return ck, err
+		}
+		b = bytes.TrimSpace(b)
+		if len(b) > 0 && !json.Valid(b) {
+			return ck, fmt.Errorf("checkpoint in %s: not valid JSON", ck.persistedAt())
+		}
+		ck.value = b
+		return ck, nil
+	}
 	if path == "" {
 		return ck, nil
 	}
@@ -52,9 +68,19 @@ func (c *checkpoint) persistedTo() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.saved {
-		return c.path
+		return c.persistedAt()
 	}
 	return ""
+}
+
+func (c *checkpoint) persistedAt() string {
+	if s, ok := c.store.(fmt.Stringer); ok {
+		return s.String()
+	}
+	if c.store != nil {
+		return "store"
+	}
+	return c.path
 }
 
 // save writes value atomically: temp file, fsync, rename, fsync the dir.
@@ -62,6 +88,14 @@ func (c *checkpoint) save(value []byte) error {
 	v := append([]byte(nil), value...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.store != nil {
+		// The state moves only once the store has acknowledged it.
+		if err := c.store.Save(c.ctx, v); err != nil {
+			return fmt.Errorf("persist state: %w", err)
+		}
+		c.value, c.saved = v, true
+		return nil
+	}
 	c.value = v
 	if c.path == "" {
 		return nil

@@ -51,6 +51,7 @@ type Options struct {
 
 	Stream     stream.Config // protocol, size limits, flags, rejects
 	StateFile  string        // input state, and where each STATE is persisted
+	StateStore StateStore    // instead of StateFile: the checkpoint lives in a store
 	ConfigFile string        // bound read-only at ConfigPath
 
 	ReportPath  string
@@ -122,7 +123,7 @@ func Run(ctx context.Context, o Options) *Result {
 		fmt.Fprintf(o.Stderr, "syncbox: cleanup of earlier runs: %v\n", err)
 	}
 
-	ck, err := newCheckpoint(o.StateFile)
+	ck, err := newCheckpoint(ctx, o.StateFile, o.StateStore)
 	if err != nil {
 		res.fail(report.SetupFailed, err)
 	}
@@ -166,7 +167,7 @@ func Run(ctx context.Context, o Options) *Result {
 	}
 	rep.EndedAt = time.Now().UTC()
 	rep.DurationSeconds = rep.EndedAt.Sub(rep.StartedAt).Seconds()
-	if s := ck.last(); len(s) > 0 || ck.path != "" {
+	if s := ck.last(); len(s) > 0 || ck.path != "" || ck.store != nil {
 		rep.State = &report.State{Last: s, PersistedTo: ck.persistedTo()}
 	}
 	rep.Runner.PeakRSSBytes = report.RunnerPeakRSS()
