@@ -104,8 +104,10 @@ func TestAStoreThatIsDownFailsFastAndHidesThePassword(t *testing.T) {
 	if d := time.Since(t0); d > 15*time.Second {
 		t.Errorf("took %s to fail", d)
 	}
-	if got := Redact("postgres://u@/db?host=/x&password=hunter2"); strings.Contains(got, "hunter2") {
-		t.Errorf("Redact left a password parameter: %s", got)
+	for _, u := range []string{"postgres://u@/db?host=/x&password=hunter2", "host=/x password=hunter2", "postgres://u:hunter2@[bad"} {
+		if got := Redact(u); strings.Contains(got, "hunter2") {
+			t.Errorf("Redact(%q) = %q leaks the password", u, got)
+		}
 	}
 }
 

@@ -72,8 +72,10 @@ func (s *Store) Close() { s.pool.Close() }
 // query parameter) so the URL can appear in messages and reports.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable store URL)"
+	if err != nil || u.Scheme == "" {
+		// Not a URL (perhaps a "host=... password=..." string): show
+		// only what cannot be a secret.
+		return "(a store address that is not a URL)"
 	}
 	if q := u.Query(); q.Has("password") {
 		q.Set("password", "xxxxx")
