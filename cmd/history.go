@@ -24,7 +24,7 @@ func historyCommand() *cli.Command {
 			&cli.StringFlag{Name: "tenant", Usage: "only this tenant"},
 			&cli.IntFlag{Name: "last", Value: 50, Usage: "at most `N` runs, newest last"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines instead of a table"},
-			storeFlag(),
+			storeFlag(""),
 		},
 		Action: func(c *cli.Context) error {
 			sh, err := openShared(c)
@@ -97,7 +97,7 @@ func recommendCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory-min", Usage: "lowest limit to recommend"},
 			&cli.StringFlag{Name: "memory-max", Usage: "highest limit to recommend"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON, with the memory request and limit a scheduler should give the pod or job"},
-			storeFlag(),
+			storeFlag(""),
 		},
 		Action: func(c *cli.Context) error {
 			p := forecast.DefaultParams()

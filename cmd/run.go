@@ -78,7 +78,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
-		}, append(append(memoryFlags(), tenantFlags()...), append(runLockFlags(), storeFlag())...)...),
+		}, append(append(memoryFlags(), tenantFlags()...), append(runLockFlags(), storeFlag("Checkpoints and reports"))...)...),
 		Action: runAction,
 	}
 }

@@ -14,8 +14,9 @@ import (
 	"syncbox/run/runlock"
 )
 
-func storeFlag() cli.Flag {
-	return &cli.StringFlag{Name: "store", EnvVars: []string{"SYNCBOX_STORE"}, Category: "Checkpoints and reports",
+// storeFlag is --store, in the run command's category if one is given.
+func storeFlag(category string) cli.Flag {
+	return &cli.StringFlag{Name: "store", EnvVars: []string{"SYNCBOX_STORE"}, Category: category,
 		Usage: "share run history, checkpoints and the run lock with other machines through PostgreSQL at `URL` " +
 			"(postgres://user@/db?host=/run/postgresql); default: local files under SYNCBOX_HOME"}
 }

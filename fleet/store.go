@@ -40,7 +40,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
-	pcfg.MaxConns = 2
+	// A run needs a connection at its start and end (history) besides
+	// its lock's session; idle ones are closed rather than held for hours.
+	pcfg.MaxConns, pcfg.MaxConnIdleTime = 2, 30*time.Second
 	s := &Store{url: red, cfg: pcfg.ConnConfig.Copy()}
 	s.machine, _ = os.Hostname()
 	ctx, cancel := context.WithTimeout(ctx, 2*connectTimeout)

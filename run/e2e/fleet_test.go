@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"syncbox/run/container"
 	"syncbox/run/report"
 	"syncbox/testdata/pgtest"
 )
@@ -308,7 +309,8 @@ echo '{"type":"RECORD","stream":"t","record":{"n":'$i'}}'; echo '{"type":"STATE"
 
 func storeKilledMidRunLosesNoCheckpoint(t *testing.T, pg *pgtest.Server, db string, a, b machine) {
 	rep := filepath.Join(a.dir, "report.json")
-	c := a.cmd(t, "run", "-q", "--name", "ticker", "--memory", "64MiB", "--stop-timeout", "500ms", "--report", rep,
+	id := fmt.Sprintf("ticker-%d", os.Getpid())
+	c := a.cmd(t, "run", "-q", "--name", "ticker", "--run-id", id, "--memory", "64MiB", "--stop-timeout", "500ms", "--report", rep,
 		"--", "/bin/sh", "-c", tickScript)
 	out, err := c.StdoutPipe()
 	if err != nil {
@@ -361,6 +363,22 @@ func storeKilledMidRunLosesNoCheckpoint(t *testing.T, pg *pgtest.Server, db stri
 	}
 	if !strings.Contains(r.Error, "not saved") {
 		t.Errorf("report error %q does not say the checkpoint was not saved", r.Error)
+	}
+	// It stopped cleanly: nothing of the run is left on the machine.
+	for _, d := range container.CgroupDirs(id) {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("cgroup left behind: %s", d)
+		}
+	}
+	for _, d := range []string{filepath.Join(a.dir, "run", "runs", id), filepath.Join(a.dir, "home", "tenants", "default", "work", id)} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("left behind: %s", d)
+		}
+	}
+	// The next run, on the other machine, resumes from the stored state.
+	r2 := b.run(t, "run", "-q", "--name", "ticker", "--memory", "64MiB", "--protocol", "raw", "--", "/bin/cat", "{state}")
+	if r2.code != 0 || readBookmarkN(t, strings.TrimSpace(r2.stdout)) != storedN {
+		t.Errorf("B after the crash: exit %d, state %q; want n=%d; %s", r2.code, r2.stdout, storedN, r2.stderr)
 	}
 	t.Logf("store killed at n>=20: checkpoint n=%d, %d records delivered, exit %d, error: %s", storedN, records(stdout.String()), code, r.Error)
 }
