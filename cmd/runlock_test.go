@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -120,5 +121,39 @@ func TestWaitForLockIsInterruptible(t *testing.T) {
 		if !strings.Contains(errBuf.String(), "interrupted") {
 			t.Errorf("stderr %q does not say it was interrupted", errBuf.String())
 		}
+	}
+}
+
+// Twenty runs of one connector started at once with --wait-for-lock take
+// turns: each reads the state the previous one left and adds one, so the
+// checkpoint ends at 20 only if no two ever overlapped.
+func TestConcurrentStartsWithWaitForLockTakeTurns(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	state := filepath.Join(root, "state.json")
+	const runs = 20
+	script := `n=$(sed -n 's/.*"n":\([0-9]*\).*/\1/p' "$0"); n=$((${n:-0}+1))
+echo '{"type":"RECORD","stream":"c","record":{"n":'$n'}}'; sleep 0.1
+echo '{"type":"STATE","value":{"n":'$n'}}'`
+	var wg sync.WaitGroup
+	errs := make(chan string, runs)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, stderr, code := runSB(t, root, "", "run", "-q", "--name", "counter", "--memory", "64MiB", "--wait-for-lock", "5m",
+				"--state-file", state, "--", "/bin/sh", "-c", script, "{state}")
+			if code != 0 {
+				errs <- fmt.Sprintf("run %d: exit %d; %s", i, code, stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if b, err := os.ReadFile(state); err != nil || strings.TrimSpace(string(b)) != `{"n":20}` {
+		t.Errorf("state after %d runs: %s %v; want n=20", runs, b, err)
 	}
 }
