@@ -24,14 +24,29 @@ func historyCommand() *cli.Command {
 			&cli.StringFlag{Name: "tenant", Usage: "only this tenant"},
 			&cli.IntFlag{Name: "last", Value: 50, Usage: "at most `N` runs, newest last"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines instead of a table"},
+			storeFlag(""),
 		},
 		Action: func(c *cli.Context) error {
-			s, err := history.OpenWith(history.Home(), history.Options{ReadOnly: true})
+			sh, err := openShared(c)
 			if err != nil {
-				return exitCode1(err)
+				return err
 			}
-			defer s.Close()
-			entries, err := s.List(history.Filter{Name: c.String("name"), Tenant: c.String("tenant"), Limit: c.Int("last")})
+			defer sh.close()
+			filter := history.Filter{Name: c.String("name"), Tenant: c.String("tenant"), Limit: c.Int("last")}
+			var entries []history.Entry
+			where := ""
+			if sh != nil {
+				where = sh.st.URL()
+				entries, err = sh.history("").List(filter)
+			} else {
+				var s *history.Store
+				if s, err = history.OpenWith(history.Home(), history.Options{ReadOnly: true}); err != nil {
+					return exitCode1(err)
+				}
+				defer s.Close()
+				where = s.Path()
+				entries, err = s.List(filter)
+			}
 			if err != nil {
 				return exitCode1(err)
 			}
@@ -45,18 +60,26 @@ func historyCommand() *cli.Command {
 				return nil
 			}
 			if len(entries) == 0 {
-				fmt.Fprintln(c.App.Writer, "no runs recorded in", s.Path())
+				fmt.Fprintln(c.App.Writer, "no runs recorded in", where)
 				return nil
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "time\tname\ttenant\ttry\tlimit\tpeak\tslack\toutcome\trecords\tduration\t")
+			machineCol := ""
+			if sh != nil { // a fleet's history: say where each run ran
+				machineCol = "machine\t"
+			}
+			fmt.Fprintln(tw, "time\tname\ttenant\t"+machineCol+"try\tlimit\tpeak\tslack\toutcome\trecords\tduration\t")
 			for _, e := range entries {
 				slack := "-"
 				if e.LimitBytes > 0 && !e.OOM {
 					slack = fmt.Sprintf("%.0f%%", 100*float64(e.LimitBytes-e.PeakBytes)/float64(e.LimitBytes))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", e.At.Local().Format("2006-01-02 15:04"), e.Name, e.Tenant,
-					e.Attempt, limits.FormatSize(e.LimitBytes), limits.FormatSize(e.PeakBytes), slack, e.Outcome,
+				machine := ""
+				if sh != nil {
+					machine = e.Machine + "\t"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", e.At.Local().Format("2006-01-02 15:04"), e.Name, e.Tenant,
+					machine, e.Attempt, limits.FormatSize(e.LimitBytes), limits.FormatSize(e.PeakBytes), slack, e.Outcome,
 					humanize.Comma(e.Records), e.Duration.Round(100*time.Millisecond))
 			}
 			return tw.Flush()
@@ -73,7 +96,8 @@ func recommendCommand() *cli.Command {
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID`"},
 			&cli.StringFlag{Name: "memory-min", Usage: "lowest limit to recommend"},
 			&cli.StringFlag{Name: "memory-max", Usage: "highest limit to recommend"},
-			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON, with the memory request and limit a scheduler should give the pod or job"},
+			storeFlag(""),
 		},
 		Action: func(c *cli.Context) error {
 			p := forecast.DefaultParams()
@@ -88,7 +112,12 @@ func recommendCommand() *cli.Command {
 					return err
 				}
 			}
-			own, others, err := history.Load(history.Home(), c.String("name"), c.String("tenant"))
+			sh, err := openShared(c)
+			if err != nil {
+				return err
+			}
+			defer sh.close()
+			own, others, err := sh.history(history.Home()).ForConnector(c.String("name"), c.String("tenant"))
 			if err != nil {
 				return exitCode1(err)
 			}
@@ -98,7 +127,8 @@ func recommendCommand() *cli.Command {
 					Name   string `json:"name"`
 					Tenant string `json:"tenant"`
 					forecast.Recommendation
-				}{c.String("name"), c.String("tenant"), rec}
+					Scheduler schedulerResources `json:"scheduler"`
+				}{c.String("name"), c.String("tenant"), rec, forScheduler(rec.LimitBytes)}
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)

@@ -18,6 +18,7 @@ import (
 	"syncbox/limits/history"
 	"syncbox/run"
 	"syncbox/run/report"
+	"syncbox/run/runlock"
 )
 
 const memoryCategory = "Memory: limits, right-sizing, machine budget"
@@ -47,12 +48,15 @@ type memoryPlan struct {
 	params     forecast.Params
 	rec        *forecast.Recommendation
 	ledger     *budget.Ledger
+	hist       history.Backend // the home's file, or a fleet's store
+	lock       *runlock.Lock   // held for the whole run
 }
 
 // planMemory resolves --memory (auto or a size), the retry policy and the
-// machine budget, and installs them in o.
-func planMemory(c *cli.Context, o *run.Options) (*memoryPlan, error) {
-	p := &memoryPlan{home: history.Home(), params: forecast.DefaultParams()}
+// machine budget, and installs them in o. hist is the run history auto
+// learns from and runs are recorded in.
+func planMemory(c *cli.Context, o *run.Options, hist history.Backend) (*memoryPlan, error) {
+	p := &memoryPlan{home: history.Home(), params: forecast.DefaultParams(), hist: hist}
 	var err error
 	if v := c.String("memory-min"); v != "" {
 		if p.params.Min, err = sizeFlag(c, "memory-min"); err != nil {
@@ -84,7 +88,7 @@ func planMemory(c *cli.Context, o *run.Options) (*memoryPlan, error) {
 	}
 	p.params.Retries = retries
 	if p.auto {
-		own, others, err := history.Load(p.home, o.Name, o.Tenant)
+		own, others, err := p.hist.ForConnector(o.Name, o.Tenant)
 		if err != nil {
 			return nil, &exitError{code: report.ExitSetupFailed,
 				msg: fmt.Sprintf("--memory auto needs this connector's history: %v (give an explicit --memory SIZE to run without it)", err)}
@@ -170,26 +174,29 @@ func (p *memoryPlan) admitter(c *cli.Context, o *run.Options) func(ctx context.C
 }
 
 // record appends every attempt of a finished run to the history store.
-// A store that cannot be written costs a warning, never the run's result.
-func (p *memoryPlan) record(o *run.Options, rep *report.Report) {
+// A store that cannot be written costs a warning (and a line in the
+// report), never the run's result.
+func (p *memoryPlan) record(o *run.Options, rep *report.Report) error {
+	machine, _ := os.Hostname()
 	for i, a := range rep.Attempts {
 		if a.Outcome == report.SetupFailed || a.Outcome == report.BudgetUnavailable {
 			continue
 		}
 		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Name, Tenant: o.Tenant, Attempt: a.Attempt,
 			LimitBytes: a.LimitBytes, PeakBytes: a.PeakBytes, Outcome: string(a.Outcome), OOM: a.Outcome == report.OOMKilled,
-			Duration: time.Duration(a.DurationSeconds * float64(time.Second))}
+			Duration: time.Duration(a.DurationSeconds * float64(time.Second)), Machine: machine}
 		if i == len(rep.Attempts)-1 {
 			e.Records, e.Bytes = rep.Records.Total, rep.Records.Bytes
 			if l := rep.Records.Flagged.Largest; l != nil {
 				e.LargestValueBytes = l.Size
 			}
 		}
-		if err := history.Record(p.home, e); err != nil {
+		if err := p.hist.Append(e); err != nil {
 			fmt.Fprintf(os.Stderr, "syncbox: history not recorded: %v\n", err)
-			return
+			return err
 		}
 	}
+	return nil
 }
 
 // describe says on a TTY how auto chose the limit.

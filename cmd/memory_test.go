@@ -89,7 +89,9 @@ func TestBudgetAdmitsConcurrentRunsWithinTheMachineBudget(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			out, errOut, code := runSB(t, root, "", "run", "-q", "--memory", fmt.Sprintf("%dMiB", limitMiB),
+			// One connector name each: runs of one name and tenant take
+			// turns (the run lock); the budget is shared by different ones.
+			out, errOut, code := runSB(t, root, "", "run", "-q", "--name", fmt.Sprintf("tap-demo-%d", i), "--memory", fmt.Sprintf("%dMiB", limitMiB),
 				"--host-memory-budget", fmt.Sprintf("%dMiB", budgetMiB), "--", demo, "-records", "3000", "-giant-bytes", "0")
 			if n := strings.Count(out, `"type":"RECORD"`); code != 0 || n != 9000 {
 				errs <- fmt.Sprintf("run %d: exit %d, %d records; %s", i, code, n, errOut)

@@ -42,6 +42,8 @@ Exit codes:
    5    stopped by a data policy (--oversize fail, --strict on a bad line)
    6    the host could not run the container (missing feature, permission, setup)
    7    the machine-wide memory budget could not be had in time
+   8    another run of this connector and tenant is in progress (its run id
+        and start time are printed; see --wait-for-lock); nothing was run
    130  interrupted by SIGINT (forwarded, cleaned up); 143 for SIGTERM`
 
 func runCommand() *cli.Command {
@@ -79,7 +81,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "report", Usage: "write the JSON run report to `FILE` (whatever the outcome)", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus textfile metrics to `FILE`", Category: "Checkpoints and reports"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary on stderr", Category: "Checkpoints and reports"},
-		}, append(append(memoryFlags(), tenantFlags()...), targetFlags()...)...),
+		}, append(append(append(memoryFlags(), tenantFlags()...), targetFlags()...), append(runLockFlags(), storeFlag("Checkpoints and reports"))...)...),
 		Action: runAction,
 	}
 }
@@ -94,8 +96,12 @@ func runAction(c *cli.Context) error {
 	defer cleanup()
 	if err != nil {
 		// A report was asked for: it must say what happened to this run,
-		// not stand as an older run's "succeeded".
-		writeFailureReport(c, o, err)
+		// not stand as an older run's "succeeded". Not when another run
+		// holds the lock: the report path is that run's.
+		var held *exitError
+		if !errors.As(err, &held) || held.code != report.ExitAlreadyRunning {
+			writeFailureReport(c, o, err)
+		}
 		return err
 	}
 
@@ -108,7 +114,7 @@ func runAction(c *cli.Context) error {
 	o.Signals = sigs
 
 	res := run.Run(context.Background(), *o)
-	plan.record(o, res.Report)
+	notRecorded(o, res.Report, plan.lock, plan.record(o, res.Report))
 	plan.recordTarget(o, res.Report)
 	if res.Err != nil && o.Quiet {
 		fmt.Fprintf(os.Stderr, "syncbox: %v\n", res.Err)
@@ -221,6 +227,22 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	if o.RunID == "" {
 		o.RunID = run.NewRunID()
 	}
+	// --store: history, checkpoint and run lock shared by a fleet.
+	sh, err := openShared(c)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	cleanups = append(cleanups, sh.close)
+	// One run per connector and tenant: taken before anything touches
+	// state, released after the last write (report, history).
+	lock, err := acquireRunLock(c, o, history.Home(), sh.lockBackend())
+	if err != nil {
+		return nil, cleanup, err
+	}
+	cleanups = append(cleanups, func() { lock.Release() })
+	if err := sh.useCheckpoint(o); err != nil {
+		return nil, cleanup, err
+	}
 	tc, err := applyTenant(c, o, history.Home())
 	cleanups = append(cleanups, tc)
 	if err != nil {
@@ -234,9 +256,10 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		}
 	}
 
-	if plan, err = planMemory(c, o); err != nil {
+	if plan, err = planMemory(c, o, sh.history(history.Home())); err != nil {
 		return nil, cleanup, err
 	}
+	plan.lock = lock
 	if o.Target != nil {
 		if err := planTarget(c, plan, o); err != nil {
 			return nil, cleanup, err

@@ -101,7 +101,7 @@ func planTarget(c *cli.Context, p *memoryPlan, o *run.Options) error {
 	mem := strings.TrimSpace(c.String("target-memory"))
 	params := p.params
 	if mem == "auto" {
-		own, others, err := history.Load(p.home, t.Name, o.Tenant)
+		own, others, err := p.hist.ForConnector(t.Name, o.Tenant)
 		if err != nil {
 			return &exitError{code: report.ExitSetupFailed,
 				msg: fmt.Sprintf("--target-memory auto needs the target's history: %v (give --target-memory SIZE to run without it)", err)}
@@ -159,6 +159,7 @@ func (p *memoryPlan) recordTarget(o *run.Options, rep *report.Report) {
 	if o.Target == nil {
 		return
 	}
+	machine, _ := os.Hostname()
 	for _, a := range rep.Attempts {
 		if a.Outcome == report.SetupFailed || a.Outcome == report.BudgetUnavailable || a.TargetPeakBytes == 0 {
 			continue
@@ -172,8 +173,8 @@ func (p *memoryPlan) recordTarget(o *run.Options, rep *report.Report) {
 		}
 		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Target.Name, Tenant: o.Tenant, Attempt: a.Attempt,
 			LimitBytes: a.TargetLimitBytes, PeakBytes: a.TargetPeakBytes, Outcome: outcome, OOM: oom,
-			Duration: time.Duration(a.DurationSeconds * float64(time.Second))}
-		if err := history.Record(p.home, e); err != nil {
+			Duration: time.Duration(a.DurationSeconds * float64(time.Second)), Machine: machine}
+		if err := p.hist.Append(e); err != nil {
 			fmt.Fprintf(os.Stderr, "syncbox: the target's history not recorded: %v\n", err)
 			return
 		}

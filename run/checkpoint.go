@@ -18,14 +18,6 @@ import (
 	"syncbox/run/stream"
 )
 
-// StateStore keeps the checkpoint somewhere other than a file (a fleet's
-// database). Save must fail once the store can no longer guarantee that
-// this run alone advances the checkpoint (a lost lock).
-type StateStore interface {
-	Load(ctx context.Context) ([]byte, error)
-	Save(ctx context.Context, value []byte) error
-}
-
 // checkpoint is the connector's state as far as it is durable, and what
 // has been emitted since.
 //
@@ -250,7 +242,10 @@ func (c *checkpoint) persistedTo() string {
 	case !c.saved:
 		return ""
 	case c.store != nil:
-		return "store"
+		if n, ok := c.store.(fmt.Stringer); ok {
+			return n.String()
+		}
+		return "the state store"
 	}
 	return c.path
 }

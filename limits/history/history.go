@@ -70,6 +70,9 @@ type Entry struct {
 	Bytes             int64         `json:"bytes"`
 	Duration          time.Duration `json:"duration_ns"`
 	LargestValueBytes int64         `json:"largest_value_bytes"`
+	// Machine is the host the attempt ran on (its hostname), so a history
+	// shared by a fleet says where each run happened.
+	Machine string `json:"machine,omitempty"`
 }
 
 // Run converts the entry into what the recommender reads.

@@ -16,6 +16,9 @@ const (
 	BudgetUnavailable Outcome = "budget_unavailable"
 	OutputFailed      Outcome = "output_failed"
 	UsageError        Outcome = "usage_error"
+	// AlreadyRunning: another run of the same connector and tenant held
+	// the run lock; nothing was run.
+	AlreadyRunning Outcome = "already_running"
 )
 
 // Exit codes of the syncbox command. Scripts and schedulers rely on them, so
@@ -29,6 +32,7 @@ const (
 	ExitPolicyStop        = 5
 	ExitSetupFailed       = 6
 	ExitBudgetUnavailable = 7
+	ExitAlreadyRunning    = 8
 	ExitOutputFailed      = 9
 	ExitSIGINT            = 130 // 128 + SIGINT, the shell convention
 	ExitSIGTERM           = 143 // 128 + SIGTERM
@@ -53,6 +57,7 @@ func ExitCodes() []ExitCode {
 		{ExitPolicyStop, PolicyStopped, "a policy (e.g. a record or size cap) stopped the run"},
 		{ExitSetupFailed, SetupFailed, "the container could not be set up or started"},
 		{ExitBudgetUnavailable, BudgetUnavailable, "the machine's memory budget could not fit the run"},
+		{ExitAlreadyRunning, AlreadyRunning, "another run of this connector and tenant holds the run lock (its run id and start time are printed); nothing was run"},
 		{ExitOutputFailed, OutputFailed, "syncbox's own output failed (stdout closed or full, state file, report or metrics not writable); the checkpoint did not move past what was delivered"},
 		{ExitSIGINT, Interrupted, "interrupted by SIGINT (Ctrl-C)"},
 		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM"},
@@ -77,7 +82,7 @@ func InterruptedExitCode(sig int) int { return 128 + sig }
 // Valid reports whether o is one of the defined outcomes.
 func (o Outcome) Valid() bool {
 	switch o {
-	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError:
+	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError, AlreadyRunning:
 		return true
 	}
 	return false
@@ -85,5 +90,5 @@ func (o Outcome) Valid() bool {
 
 // AllOutcomes lists every outcome, for metrics that expose one series each.
 func AllOutcomes() []Outcome {
-	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError}
+	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError, AlreadyRunning}
 }

@@ -55,6 +55,9 @@ type Report struct {
 
 	Attempts []Attempt `json:"attempts,omitempty"`
 	OOM      *OOM      `json:"oom,omitempty"`
+	// NotRecorded lists what this run could not record where it should
+	// have (e.g. history or checkpoints in a shared store that was lost).
+	NotRecorded []string `json:"not_recorded,omitempty"`
 }
 
 // Target is a pipeline's target container in the last attempt.

@@ -19,7 +19,7 @@ func (r *Report) Summary(w io.Writer) {
 	}
 	var lines []string
 	switch r.Outcome {
-	case SetupFailed, BudgetUnavailable:
+	case SetupFailed, BudgetUnavailable, AlreadyRunning:
 		lines = append(lines, fmt.Sprintf("syncbox: %s %s", name, outcomeVerb(r.Outcome)))
 	default:
 		lines = append(lines, fmt.Sprintf("syncbox: %s %s in %s: %s; %s",
@@ -88,6 +88,8 @@ func outcomeVerb(o Outcome) string {
 		return "could not be started"
 	case BudgetUnavailable:
 		return "did not run: not enough memory in the machine's budget"
+	case AlreadyRunning:
+		return "did not run: another run of it is in progress"
 	}
 	return "ended (" + string(o) + ")"
 }

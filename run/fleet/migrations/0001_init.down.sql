@@ -1,0 +1,3 @@
+DROP TABLE syncbox.checkpoints;
+DROP TABLE syncbox.run_locks;
+DROP TABLE syncbox.runs;
