@@ -7,9 +7,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"syncbox/run/fleet"
 	"syncbox/limits/history"
 	"syncbox/run"
+	"syncbox/run/fleet"
 	"syncbox/run/report"
 	"syncbox/run/runlock"
 )
