@@ -31,7 +31,7 @@ func exitCode(code int) error { return &exitError{code: code} }
 
 // App builds the CLI. Output streams are parameters so tests can run it.
 func App(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "syncbox",
 		Usage:     "run one data-pipeline connector in its own container, with a memory diagnosis",
 		Version:   Version,
@@ -39,9 +39,9 @@ func App(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		// Errors are printed by Main with the exit code they map to.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
-			return usageError("%v", err)
-		},
+		// Usage errors go to stderr with a suggestion, never help on stdout.
+		Suggest: true,
+		Action:  unknownCommand,
 		Commands: []*cli.Command{
 			runCommand(),
 			psCommand(),
@@ -53,11 +53,15 @@ func App(stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 		},
 	}
+	installUsageErrors(app, nil)
+	return app
 }
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string) int {
-	err := App(os.Stdout, os.Stderr).Run(args)
+	app := App(os.Stdout, os.Stderr)
+	installUsageErrors(app, args)
+	err := app.Run(args)
 	if err == nil {
 		return 0
 	}

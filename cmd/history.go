@@ -69,13 +69,18 @@ func recommendCommand() *cli.Command {
 		Name:  "recommend",
 		Usage: "say which memory limit --memory auto would choose, and why",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "name", Required: true, Usage: "connector `NAME`"},
+			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (required)"},
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID`"},
 			&cli.StringFlag{Name: "memory-min", Usage: "lowest limit to recommend"},
 			&cli.StringFlag{Name: "memory-max", Usage: "highest limit to recommend"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
 		Action: func(c *cli.Context) error {
+			// Checked here, not with Required: urfave/cli prints the help
+			// text to stdout for a missing required flag.
+			if c.String("name") == "" {
+				return usageError("recommend: --name is required: the connector to recommend a limit for (see syncbox recommend --help)")
+			}
 			p := forecast.DefaultParams()
 			var err error
 			if c.String("memory-min") != "" {
