@@ -87,6 +87,9 @@ func runAction(c *cli.Context) error {
 	if len(args) == 0 {
 		return usageError("run: no command given; usage: syncbox run [flags] -- CMD [ARGS...]")
 	}
+	if err := checkRunFlags(c); err != nil {
+		return err
+	}
 	o := run.Options{
 		Command:     args,
 		RunID:       c.String("run-id"),

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"syncbox/limits"
 )
 
 // Summary writes one to five lines for a person watching stderr: what
@@ -76,7 +78,8 @@ func outcomeVerb(o Outcome) string {
 
 func (r *Report) recordsPhrase() string {
 	rc := r.Records
-	s := fmt.Sprintf("%s (%s) in %s", plural(rc.Total, "record"), humanize.Bytes(uint64(max(rc.Bytes, 0))), plural(int64(len(rc.ByStream)), "stream"))
+	// IEC like the memory figures on the same line: one unit system a line.
+	s := fmt.Sprintf("%s (%s) in %s", plural(rc.Total, "record"), limits.FormatSize(max(rc.Bytes, 0)), plural(int64(len(rc.ByStream)), "stream"))
 	if rc.Flagged.Count > 0 {
 		s += ", " + plural(rc.Flagged.Count, "value") + " flagged"
 	}
@@ -93,7 +96,9 @@ func (r *Report) memoryPhrase() string {
 		return "peak memory " + peak + " (no limit)"
 	}
 	pct := float64(m.PeakBytes) / float64(m.LimitBytes) * 100
-	return fmt.Sprintf("peak memory %s of %s (%.0f%%)", peak, humanize.IBytes(uint64(m.LimitBytes)), pct)
+	// The limit exactly as understood: "--memory 2GB" is 1.9 GiB, and the
+	// summary must not let anyone believe it was 2 GiB.
+	return fmt.Sprintf("peak memory %s (%.0f%%) of a %s limit", peak, pct, limits.FormatExact(m.LimitBytes))
 }
 
 func plural(n int64, word string) string {
