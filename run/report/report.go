@@ -122,6 +122,9 @@ type Attempt struct {
 	ExitCode        int       `json:"exit_code"`
 	StartedAt       time.Time `json:"started_at"`
 	DurationSeconds float64   `json:"duration_seconds"`
+	// OOMKills is memory.events' oom_kill count for this attempt's
+	// container; metrics sum it over attempts.
+	OOMKills int64 `json:"oom_kills,omitempty"`
 }
 
 // New returns a report for a run, with the schema version set.
