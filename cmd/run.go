@@ -203,7 +203,7 @@ func runAction(c *cli.Context) error {
 	res := run.Run(context.Background(), o)
 	plan.record(&o, res.Report)
 	if res.Err != nil && o.Quiet {
-		fmt.Fprintf(os.Stderr, "syncbox: %v\n", res.Err)
+		fmt.Fprintln(os.Stderr, res.Report.QuietLine())
 	}
 	if res.ExitCode != 0 {
 		return exitCode(res.ExitCode)

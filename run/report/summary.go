@@ -127,3 +127,48 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// QuietLine is the one line -q keeps on failure: what happened and the one
+// thing to do about it. It is "" for a success, which -q keeps silent.
+func (r *Report) QuietLine() string {
+	name := r.Name
+	if name == "" {
+		name = r.RunID
+	}
+	why := firstLine(r.Error)
+	switch r.Outcome {
+	case Succeeded:
+		return ""
+	case OOMKilled:
+		s := fmt.Sprintf("syncbox: %s was OOM-killed at its %s memory limit", name, limits.FormatExact(r.Memory.LimitBytes))
+		if n := len(r.Attempts); n > 1 {
+			s += fmt.Sprintf(" (attempt %d of %d)", n, n)
+		}
+		if r.OOM != nil && r.OOM.RecommendedLimitBytes > 0 {
+			return s + fmt.Sprintf("; rerun with --memory %s or --memory auto", FlagSize(r.OOM.RecommendedLimitBytes))
+		}
+		return s + "; rerun with a higher --memory or --memory auto"
+	case Failed:
+		switch {
+		case r.ConnectorSignal != "":
+			why = "the connector was killed by " + r.ConnectorSignal
+		case r.ConnectorExitCode != nil:
+			why = fmt.Sprintf("the connector exited with code %d", *r.ConnectorExitCode)
+		}
+		return fmt.Sprintf("syncbox: %s failed: %s; its own stderr above says why", name, why)
+	case TimedOut:
+		return fmt.Sprintf("syncbox: %s timed out after %s; raise --timeout if it needs longer", name, formatDuration(r.DurationSeconds))
+	case PolicyStopped:
+		return fmt.Sprintf("syncbox: %s was stopped by policy: %s; the flags file or report has the line", name, why)
+	case SetupFailed:
+		return fmt.Sprintf("syncbox: %s could not be started: %s; syncbox doctor checks this host", name, why)
+	case BudgetUnavailable:
+		return fmt.Sprintf("syncbox: %s did not run: %s; see syncbox ps for what holds the budget", name, why)
+	case Interrupted:
+		return fmt.Sprintf("syncbox: %s was interrupted; rerun to resume from the last checkpoint", name)
+	}
+	if why != "" {
+		return fmt.Sprintf("syncbox: %s ended (%s): %s", name, r.Outcome, why)
+	}
+	return fmt.Sprintf("syncbox: %s ended (%s)", name, r.Outcome)
+}

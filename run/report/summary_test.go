@@ -26,3 +26,40 @@ func TestSummarySaysTheLimitExactlyAndInOneUnitSystem(t *testing.T) {
 		}
 	}
 }
+
+// -q keeps one line on failure, and it must carry the fix: the OOM line
+// with the limit to rerun with survives.
+func TestQuietLineSaysWhatHappenedAndWhatToDo(t *testing.T) {
+	oom := fullReport()
+	two := 2
+	failed := New("r", "tap", "", nil)
+	failed.Outcome, failed.ConnectorExitCode = Failed, &two
+	timedOut := New("r", "tap", "", nil)
+	timedOut.Outcome, timedOut.DurationSeconds = TimedOut, 300
+	setup := New("r", "tap", "", nil)
+	setup.Outcome, setup.Error = SetupFailed, "create container: pivot_root: EBUSY\nmore"
+	ok := New("r", "tap", "", nil)
+	ok.Outcome = Succeeded
+	for _, c := range []struct {
+		r    *Report
+		want []string
+	}{
+		{oom, []string{"OOM-killed at its 256 MiB memory limit", "attempt 2 of 2", "rerun with --memory " + FlagSize(oom.OOM.RecommendedLimitBytes)}},
+		{failed, []string{"tap failed", "exited with code 2"}},
+		{timedOut, []string{"timed out after 5m0s", "--timeout"}},
+		{setup, []string{"could not be started: create container: pivot_root: EBUSY;", "syncbox doctor"}},
+	} {
+		l := c.r.QuietLine()
+		if strings.Contains(l, "\n") {
+			t.Errorf("quiet line %q has more than one line", l)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(l, w) {
+				t.Errorf("quiet line %q does not say %q", l, w)
+			}
+		}
+	}
+	if l := ok.QuietLine(); l != "" {
+		t.Errorf("a success under -q says %q", l)
+	}
+}
