@@ -2,7 +2,10 @@ package cmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -26,6 +29,15 @@ func historyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines instead of a table"},
 		},
 		Action: func(c *cli.Context) error {
+			// A fresh home has no store yet: that is an empty history, not
+			// an error (and a read-only look must not create one).
+			path := filepath.Join(history.Home(), history.FileName)
+			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+				if !c.Bool("json") {
+					fmt.Fprintln(c.App.Writer, "no runs recorded in", path)
+				}
+				return nil
+			}
 			s, err := history.OpenWith(history.Home(), history.Options{ReadOnly: true})
 			if err != nil {
 				return exitCode1(err)
