@@ -71,11 +71,23 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		id = fmt.Sprintf("%s-a%d", o.RunID, in.n)
 	}
 	a.started = time.Now()
+	// On a TTY the connector's stderr passes through the progress line,
+	// which clears itself before each chunk so nothing is glued onto it.
+	var prog *progress
+	connectorStderr := o.Stderr
+	if o.Progress {
+		prog = newProgress(o.Stderr)
+		if w, err := prog.ConnectorStderr(); err == nil {
+			connectorStderr = w
+		}
+		defer prog.stop()
+	}
 	c, err := container.Start(o.Paths, container.Spec{
 		ID: id, Args: args, Env: o.Env, Binds: o.Binds, Network: o.Network,
 		MemoryBytes: in.limit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(files, o.Files...),
 		UID: o.UID, GID: o.GID, Workdir: o.Workdir, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
-	}, o.Stdin, o.Stderr)
+	}, o.Stdin, connectorStderr)
+	prog.closeStderrCopy()
 	if err != nil {
 		a.ended = time.Now()
 		return a.setup(err)
@@ -91,14 +103,18 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	cfg.OnState = in.checkpoint.save
 	if cfg.Warn == nil {
 		cfg.Warn = o.Stderr
+		if prog != nil {
+			cfg.Warn = prog
+		}
 	}
 	sc := stream.New(cfg)
 	pumpDone := make(chan error, 1)
 	go func() { pumpDone <- sc.Run(o.Stdout, c.Stdout) }()
 
-	var prog *progress
-	if o.Progress {
-		prog = startProgress(o.Stderr, sc.Snapshot, a.started)
+	if prog != nil {
+		prog.start(func() progressFigures {
+			return progressFigures{stats: sc.Snapshot(), memory: sampler.Last().Bytes, limit: in.limit, elapsed: time.Since(a.started)}
+		})
 	}
 
 	var (
