@@ -38,20 +38,21 @@ type ExitCode struct {
 	Meaning string
 }
 
-// ExitCodes returns the exit code table, in code order, for --help and the
-// README. It returns a fresh slice so callers cannot change the table.
+// ExitCodes returns the exit code table, in code order: the one source of
+// `syncbox run --help`'s table and the README's (a test holds the README to
+// it). It returns a fresh slice so callers cannot change the table.
 func ExitCodes() []ExitCode {
 	return []ExitCode{
-		{ExitOK, Succeeded, "the connector finished and its output was delivered"},
-		{ExitConnectorFailed, Failed, "the connector exited non-zero or was killed by a signal other than OOM"},
-		{ExitUsage, "", "bad command line or configuration; nothing was run"},
-		{ExitOOM, OOMKilled, "the connector hit its memory limit and was OOM-killed; the report recommends a new limit"},
-		{ExitTimeout, TimedOut, "the connector ran past its time limit and was stopped"},
-		{ExitPolicyStop, PolicyStopped, "a policy (e.g. a record or size cap) stopped the run"},
-		{ExitSetupFailed, SetupFailed, "the container could not be set up or started"},
-		{ExitBudgetUnavailable, BudgetUnavailable, "the machine's memory budget could not fit the run"},
-		{ExitSIGINT, Interrupted, "interrupted by SIGINT (Ctrl-C)"},
-		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM"},
+		{ExitOK, Succeeded, "the connector exited 0 and its stream was complete"},
+		{ExitConnectorFailed, Failed, "the connector failed (its own exit code or signal is in the report)"},
+		{ExitUsage, "", "usage error: a bad flag or value, named in the message; nothing was run"},
+		{ExitOOM, OOMKilled, "the connector was OOM-killed at its memory limit; the report recommends a new limit"},
+		{ExitTimeout, TimedOut, "the run reached its time limit and was stopped"},
+		{ExitPolicyStop, PolicyStopped, "a data policy stopped the run (an oversized value set to fail, a bad line in strict mode)"},
+		{ExitSetupFailed, SetupFailed, "the host could not run the container (missing feature, permission, setup failure)"},
+		{ExitBudgetUnavailable, BudgetUnavailable, "the machine-wide memory budget could not be had in time"},
+		{ExitSIGINT, Interrupted, "interrupted by SIGINT (forwarded to the connector, cleaned up)"},
+		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM (forwarded to the connector, cleaned up)"},
 	}
 }
 
