@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"syncbox/run/report"
 )
 
 // Version is set at build time with -ldflags "-X syncbox/cmd.Version=...".
@@ -54,7 +56,24 @@ func App(stdout, stderr io.Writer) *cli.App {
 		},
 	}
 	installUsageErrors(app, nil)
+	for _, c := range app.Commands {
+		if c.Name == "cleanup" {
+			// Without root it can see none of what it removes, and would
+			// say "nothing to clean up" about a host full of leftovers.
+			c.Before = requireRoot
+		}
+	}
 	return app
+}
+
+// requireRoot says "run as root" before a command that needs it fails
+// deep inside with a permission error, or succeeds at seeing nothing.
+func requireRoot(c *cli.Context) error {
+	if os.Geteuid() != 0 {
+		return &exitError{code: report.ExitSetupFailed,
+			msg: fmt.Sprintf("run as root: syncbox %s works on containers, cgroups and mounts (e.g. sudo syncbox %s)", c.Command.Name, c.Command.Name)}
+	}
+	return nil
 }
 
 // Main runs the CLI and returns the process exit code.

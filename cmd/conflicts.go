@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 
@@ -43,11 +42,7 @@ func checkRunFlags(c *cli.Context) error {
 	if err := checkPlaceholders(c); err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return &exitError{code: report.ExitSetupFailed,
-			msg: "run as root: syncbox run creates containers, cgroups and per-tenant users (e.g. sudo syncbox run ...)"}
-	}
-	return nil
+	return requireRoot(c)
 }
 
 // checkMemoryFlags relates the size flags to each other, to the smallest

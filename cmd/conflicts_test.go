@@ -107,19 +107,21 @@ func TestNonRootRunSaysRunAsRootFirst(t *testing.T) {
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "--memory", "64MiB", "--", "/bin/true")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "SYNCBOX_HOME=" + filepath.Join(dir, "home"), "SYNCBOX_RUN_DIR=" + filepath.Join(dir, "run")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("start as uid 65534: %v", err)
-	}
-	if code != report.ExitSetupFailed || !strings.HasPrefix(e.String(), "syncbox: run as root") || o.Len() != 0 {
-		t.Errorf("non-root run: exit %d, stdout %q, stderr %q; want exit 6 starting with \"run as root\"", code, o.String(), e.String())
+	for _, args := range [][]string{{"run", "--memory", "64MiB", "--", "/bin/true"}, {"cleanup"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "SYNCBOX_HOME=" + filepath.Join(dir, "home"), "SYNCBOX_RUN_DIR=" + filepath.Join(dir, "run")}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err = cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("start as uid 65534: %v", err)
+		}
+		if code != report.ExitSetupFailed || !strings.HasPrefix(e.String(), "syncbox: run as root") || o.Len() != 0 {
+			t.Errorf("non-root %v: exit %d, stdout %q, stderr %q; want exit 6 starting with \"run as root\"", args, code, o.String(), e.String())
+		}
 	}
 }
