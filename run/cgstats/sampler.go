@@ -84,8 +84,9 @@ type Sampler struct {
 }
 
 // FastInterval is how often a young run is sampled. A sample reads two
-// small cgroup files (tens of microseconds), so even this rate costs the
-// runner under 2% of a core, and only for the first second or so.
+// small cgroup files: 65 µs measured on a container's v1 cgroup on a loaded
+// 2-core host, so this rate costs the runner about 3% of a core for the
+// first second, 0.7% at 5 s, and 0.07% from 50 s on (every 100 ms).
 const FastInterval = 2 * time.Millisecond
 
 // NewSampler returns a Sampler whose samples come at most every interval
