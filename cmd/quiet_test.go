@@ -24,7 +24,7 @@ func TestQuietKeepsOneActionableLineOnFailure(t *testing.T) {
 	}
 	_, errOut, code := runSB(t, root, "", "run", "-q", "--memory", "32MiB", "--", testenv.Connector(t, "memhog"), "-mib", "100", "-step-mib", "4", "-delay", "1ms")
 	lines := syncboxLines(errOut)
-	if code != 3 || len(lines) != 1 || !strings.Contains(lines[0], "OOM-killed") || !strings.Contains(lines[0], "rerun with --memory ") {
+	if code != 3 || len(lines) != 1 || !strings.Contains(lines[0], "OOM-killed") || !strings.Contains(lines[0], "rerun with at least --memory ") {
 		t.Errorf("OOM under -q: exit %d, lines %q; want exit 3 and one line with the --memory to rerun with", code, lines)
 	}
 	_, errOut, code = runSB(t, root, "", "run", "-q", "--", "/bin/sh", "-c", `echo '{"type":"RECORD","stream":"a","record":{}}'; exit 9`)

@@ -144,8 +144,10 @@ func (r *Report) QuietLine() string {
 		if n := len(r.Attempts); n > 1 {
 			s += fmt.Sprintf(" (attempt %d of %d)", n, n)
 		}
+		// "at least": the limit cut the connector off, so what it would
+		// have needed is unknown; the recommendation is a floor.
 		if r.OOM != nil && r.OOM.RecommendedLimitBytes > 0 {
-			return s + fmt.Sprintf("; rerun with --memory %s or --memory auto", FlagSize(r.OOM.RecommendedLimitBytes))
+			return s + fmt.Sprintf("; rerun with at least --memory %s, or --memory auto", FlagSize(r.OOM.RecommendedLimitBytes))
 		}
 		return s + "; rerun with a higher --memory or --memory auto"
 	case Failed:

@@ -44,7 +44,7 @@ func TestQuietLineSaysWhatHappenedAndWhatToDo(t *testing.T) {
 		r    *Report
 		want []string
 	}{
-		{oom, []string{"OOM-killed at its 256 MiB memory limit", "attempt 2 of 2", "rerun with --memory " + FlagSize(oom.OOM.RecommendedLimitBytes)}},
+		{oom, []string{"OOM-killed at its 256 MiB memory limit", "attempt 2 of 2", "rerun with at least --memory " + FlagSize(oom.OOM.RecommendedLimitBytes)}},
 		{failed, []string{"tap failed", "exited with code 2"}},
 		{timedOut, []string{"timed out after 5m0s", "--timeout"}},
 		{setup, []string{"could not be started: create container: pivot_root: EBUSY;", "syncbox doctor"}},
