@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"syncbox/run/report"
 )
 
 // Version is set at build time with -ldflags "-X syncbox/cmd.Version=...".
@@ -31,7 +33,7 @@ func exitCode(code int) error { return &exitError{code: code} }
 
 // App builds the CLI. Output streams are parameters so tests can run it.
 func App(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "syncbox",
 		Usage:     "run one data-pipeline connector in its own container, with a memory diagnosis",
 		Version:   Version,
@@ -39,9 +41,9 @@ func App(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		// Errors are printed by Main with the exit code they map to.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
-			return usageError("%v", err)
-		},
+		// Usage errors go to stderr with a suggestion, never help on stdout.
+		Suggest: true,
+		Action:  unknownCommand,
 		Commands: []*cli.Command{
 			runCommand(),
 			psCommand(),
@@ -53,11 +55,32 @@ func App(stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 		},
 	}
+	installUsageErrors(app, nil)
+	for _, c := range app.Commands {
+		if c.Name == "cleanup" {
+			// Without root it can see none of what it removes, and would
+			// say "nothing to clean up" about a host full of leftovers.
+			c.Before = requireRoot
+		}
+	}
+	return app
+}
+
+// requireRoot says "run as root" before a command that needs it fails
+// deep inside with a permission error, or succeeds at seeing nothing.
+func requireRoot(c *cli.Context) error {
+	if os.Geteuid() != 0 {
+		return &exitError{code: report.ExitSetupFailed,
+			msg: fmt.Sprintf("run as root: syncbox %s works on containers, cgroups and mounts (e.g. sudo syncbox %s)", c.Command.Name, c.Command.Name)}
+	}
+	return nil
 }
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string) int {
-	err := App(os.Stdout, os.Stderr).Run(args)
+	app := App(os.Stdout, os.Stderr)
+	installUsageErrors(app, args)
+	err := app.Run(args)
 	if err == nil {
 		return 0
 	}

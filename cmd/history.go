@@ -2,7 +2,10 @@ package cmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -30,6 +33,17 @@ func historyCommand() *cli.Command {
 			sh, err := openShared(c)
 			if err != nil {
 				return err
+			}
+			if sh == nil {
+				// A fresh home has no store yet: that is an empty history,
+				// not an error (and a read-only look must not create one).
+				path := filepath.Join(history.Home(), history.FileName)
+				if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+					if !c.Bool("json") {
+						fmt.Fprintln(c.App.Writer, "no runs recorded in", path)
+					}
+					return nil
+				}
 			}
 			defer sh.close()
 			filter := history.Filter{Name: c.String("name"), Tenant: c.String("tenant"), Limit: c.Int("last")}
@@ -92,7 +106,7 @@ func recommendCommand() *cli.Command {
 		Name:  "recommend",
 		Usage: "say which memory limit --memory auto would choose, and why",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "name", Required: true, Usage: "connector `NAME`"},
+			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (required)"},
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID`"},
 			&cli.StringFlag{Name: "memory-min", Usage: "lowest limit to recommend"},
 			&cli.StringFlag{Name: "memory-max", Usage: "highest limit to recommend"},
@@ -100,6 +114,11 @@ func recommendCommand() *cli.Command {
 			storeFlag(""),
 		},
 		Action: func(c *cli.Context) error {
+			// Checked here, not with Required: urfave/cli prints the help
+			// text to stdout for a missing required flag.
+			if c.String("name") == "" {
+				return usageError("recommend: --name is required: the connector to recommend a limit for (see syncbox recommend --help)")
+			}
 			p := forecast.DefaultParams()
 			var err error
 			if c.String("memory-min") != "" {

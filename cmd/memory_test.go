@@ -135,9 +135,9 @@ func TestReservationOfAKilledRunnerIsReclaimed(t *testing.T) {
 	if code != 0 {
 		t.Errorf("after the holder was SIGKILLed: exit %d, %s", code, errOut)
 	}
-	// Larger than the whole budget: refused at once, saying so.
+	// Larger than the whole budget: it could never run, a usage error at once.
 	_, errOut, code = runSB(t, root, "", "run", "--memory", "400MiB", "--host-memory-budget", "300MiB", "--", "/bin/true")
-	if code != 7 || !strings.Contains(errOut, "exceeds") && !strings.Contains(errOut, "larger") {
+	if code != 2 || !strings.Contains(errOut, "never fit") || !strings.Contains(errOut, "--host-memory-budget") {
 		t.Errorf("too large: exit %d, %s", code, errOut)
 	}
 }

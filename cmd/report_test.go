@@ -81,7 +81,7 @@ func TestExitCodesAndOutcomesInTheReport(t *testing.T) {
 		t.Errorf("report: outcome %s connector_exit_code %v", r.Outcome, r.ConnectorExitCode)
 	}
 	m, _ := os.ReadFile(metrics)
-	if !strings.Contains(string(m), `syncbox_run_outcome{name="sh",tenant="default",outcome="failed"} 1`) {
+	if !strings.Contains(string(m), `syncbox_run_outcome{name="sh",outcome="failed",tenant="default"} 1`) {
 		t.Errorf("metrics:\n%s", m)
 	}
 

@@ -31,27 +31,14 @@ no capabilities, no_new_privs, a seccomp allowlist; the tenant's own
 unprivileged uid. The environment is not inherited. stdin is forwarded, stdout
 is the record stream (scanned, see --protocol), stderr passes through. {state}
 and {config} in ARGS are replaced by the paths of the state and config files
-inside the container.
-
-Exit codes:
-   0    the connector exited 0 and the stream was complete
-   1    the connector failed (its exit code or signal is in the report)
-   2    usage error (bad flag or value)
-   3    the connector was killed for exceeding its memory limit (OOM)
-   4    --timeout reached
-   5    stopped by a data policy (--oversize fail, --strict on a bad line)
-   6    the host could not run the container (missing feature, permission, setup)
-   7    the machine-wide memory budget could not be had in time
-   8    another run of this connector and tenant is in progress (its run id
-        and start time are printed; see --wait-for-lock); nothing was run
-   130  interrupted by SIGINT (forwarded, cleaned up); 143 for SIGTERM`
+inside the container.`
 
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "run",
 		Usage:       "run one connector invocation in its own container",
 		UsageText:   "syncbox run [flags] [--target 'TARGET ARGS...'] -- CMD [ARGS...]",
-		Description: runDescription,
+		Description: runDescription + "\n\n" + exitCodeHelp(),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (default: the command's base name)"},
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID` the run belongs to"},
@@ -117,7 +104,7 @@ func runAction(c *cli.Context) error {
 	notRecorded(o, res.Report, plan.lock, plan.record(o, res.Report))
 	plan.recordTarget(o, res.Report)
 	if res.Err != nil && o.Quiet {
-		fmt.Fprintf(os.Stderr, "syncbox: %v\n", res.Err)
+		fmt.Fprintln(os.Stderr, res.Report.QuietLine())
 	}
 	if res.ExitCode != 0 {
 		return exitCode(res.ExitCode)
@@ -137,6 +124,9 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		return nil, cleanup, usageError("run: no command given; usage: syncbox run [flags] -- CMD [ARGS...]")
+	}
+	if err := checkRunFlags(c); err != nil {
+		return nil, cleanup, err
 	}
 	o.Command = args
 	o.RunID, o.Name, o.Tenant = c.String("run-id"), c.String("name"), c.String("tenant")

@@ -11,7 +11,9 @@ func TestParseSizeAcceptsHumanForms(t *testing.T) {
 		"2GiB":   2 << 30,
 		"1.5GB":  1500000000,
 		"4096":   4096,
-		"64k":    64000,
+		"64kB":   64000,
+		"2Gi":    2 << 30, // Kubernetes' spelling of GiB
+		"2gb":    2000000000,
 		"64KiB":  64 << 10,
 		" 1 GiB": 1 << 30,
 	}
@@ -32,6 +34,46 @@ func TestParseSizeRejectsNonsenseWithForms(t *testing.T) {
 		}
 		if in != "0" && in != "0MiB" && !strings.Contains(err.Error(), "512MiB") && !strings.Contains(err.Error(), "too large") {
 			t.Errorf("ParseSize(%q) error %q does not list the accepted forms", in, err)
+		}
+	}
+}
+
+// A lone unit letter means GiB to docker and GB to Kubernetes: 7% apart at
+// 2G, enough to decide whether a connector is OOM-killed.
+func TestParseSizeRefusesAmbiguousOneLetterUnitsNamingBothSpellings(t *testing.T) {
+	for in, both := range map[string][2]string{
+		"2G": {"2GiB", "2GB"}, "512m": {"512MiB", "512MB"}, "64k": {"64KiB", "64kB"},
+		"1.5g": {"1.5GiB", "1.5GB"}, "2 T": {"2TiB", "2TB"},
+	} {
+		n, err := ParseSize(in)
+		if err == nil {
+			t.Errorf("ParseSize(%q) = %d, want refused as ambiguous", in, n)
+			continue
+		}
+		for _, w := range append(both[:], "ambiguous", "docker", "Kubernetes") {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("ParseSize(%q): %q does not say %q", in, err, w)
+			}
+		}
+		for _, spelling := range both {
+			if _, err := ParseSize(spelling); err != nil {
+				t.Errorf("suggested spelling %q is refused: %v", spelling, err)
+			}
+		}
+	}
+}
+
+func TestFormatExactShowsBytesWhenTheFigureIsRounded(t *testing.T) {
+	for n, want := range map[int64]string{
+		2 << 30:        "2.0 GiB",
+		512 << 20:      "512 MiB",
+		1536 << 20:     "1.5 GiB",
+		2000000000:     "1.9 GiB (2000000000 bytes)",
+		512000000:      "488 MiB (512000000 bytes)",
+		(1 << 30) + 10: "1.0 GiB (1073741834 bytes)",
+	} {
+		if got := FormatExact(n); got != want {
+			t.Errorf("FormatExact(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -151,6 +151,18 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		id = fmt.Sprintf("%s-a%d", o.RunID, in.n)
 	}
 
+	// On a TTY the containers' stderr passes through the progress line,
+	// which clears itself before each chunk so nothing is glued onto it.
+	var prog *progress
+	stderr := o.Stderr
+	if o.Progress {
+		prog = newProgress(o.Stderr)
+		if w, err := prog.ConnectorStderr(); err == nil {
+			stderr = w
+		}
+		defer prog.stop()
+	}
+
 	// The record stream goes to our stdout, or into the target's stdin.
 	out := newCheckedWriter(o.Stdout, "stdout")
 	var (
@@ -171,7 +183,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 			MemoryBytes: in.targetLimit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(in.targetFiles, o.Files...),
 			UID: o.UID, GID: o.GID, Workdir: t.Workdir, WorkdirOwned: t.Workdir != "" && !o.KeepWorkdir,
 			SeccompUnconfined: o.SeccompUnconfined,
-		}, r, o.Stderr)
+		}, r, stderr)
 		if err == nil {
 			unreadFd, _ = unix.Dup(int(r.Fd()))
 		}
@@ -203,7 +215,8 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		MemoryBytes: in.limit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes,
 		Files: append(append(stateFile(o.Command, o.StateFile != "" || o.StateStore != nil, in.checkpoint), in.files...), o.Files...),
 		UID:   o.UID, GID: o.GID, Workdir: o.Workdir, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
-	}, stdin, o.Stderr)
+	}, stdin, stderr)
+	prog.closeStderrCopy()
 	a.sideResult = *tap.res
 	if err != nil {
 		if tgt != nil {
@@ -227,14 +240,18 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	}
 	if cfg.Warn == nil {
 		cfg.Warn = o.Stderr
+		if prog != nil {
+			cfg.Warn = prog
+		}
 	}
 	sc := stream.New(cfg)
 	pumpDone := make(chan error, 1)
 	go func() { pumpDone <- sc.Run(dst, tap.c.Stdout) }()
 
-	var prog *progress
-	if o.Progress {
-		prog = startProgress(o.Stderr, sc.Snapshot, a.started)
+	if prog != nil {
+		prog.start(func() progressFigures {
+			return progressFigures{stats: sc.Snapshot(), memory: tap.sampler.Last().Bytes, limit: in.limit, elapsed: time.Since(a.started)}
+		})
 	}
 
 	var (

@@ -193,9 +193,11 @@ func Run(ctx context.Context, o Options) *Result {
 		totals.add(a.stats)
 		rep.QueuedSeconds += a.queued.Seconds()
 		at := report.Attempt{Attempt: n, LimitBytes: limit, PeakBytes: a.peak(), Outcome: a.outcome, ExitCode: a.exitCode,
-			StartedAt: a.started.UTC(), DurationSeconds: a.ended.Sub(a.started).Seconds(), FailedIn: a.failedIn}
+			StartedAt: a.started.UTC(), DurationSeconds: a.ended.Sub(a.started).Seconds(), FailedIn: a.failedIn,
+			OOMKills: a.last.OOMKills}
 		if a.target != nil {
 			at.TargetLimitBytes, at.TargetPeakBytes = tlimit, a.target.peak()
+			at.OOMKills += a.target.last.OOMKills
 		}
 		rep.Attempts = append(rep.Attempts, at)
 		if a.outcome != report.OOMKilled {
@@ -212,8 +214,10 @@ func Run(ctx context.Context, o Options) *Result {
 		if !retry {
 			break
 		}
-		fmt.Fprintf(o.Stderr, "syncbox: attempt %d: the %s was OOM-killed at %s; retrying from the last checkpoint with %s\n",
-			n, who, report.FlagSize(cur), report.FlagSize(nl))
+		if !o.Quiet { // -q: a retry that ends well is a success, and silent
+			fmt.Fprintf(o.Stderr, "syncbox: attempt %d: the %s was OOM-killed at %s; retrying from the last checkpoint with %s\n",
+				n, who, report.FlagSize(cur), report.FlagSize(nl))
+		}
 		if who == "target" {
 			tlimit = nl
 		} else {

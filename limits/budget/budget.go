@@ -113,6 +113,10 @@ type Entry struct {
 	PID     int
 	Since   time.Time // when admitted if running, when it arrived if queued
 	Arrived time.Time
+	// Budget and MaxConcurrent are the ones its owner was started with:
+	// the budget in force for it, whatever the reader's own settings.
+	Budget        int64
+	MaxConcurrent int
 }
 
 // Status is a snapshot of the ledger.

@@ -42,7 +42,7 @@ type record struct {
 
 func (r record) entry() Entry {
 	e := Entry{Ticket: r.Ticket, RunID: r.RunID, Name: r.Name, Tenant: r.Tenant, State: r.State,
-		Bytes: r.Bytes, PID: r.PID, Since: r.Arrived, Arrived: r.Arrived}
+		Bytes: r.Bytes, PID: r.PID, Since: r.Arrived, Arrived: r.Arrived, Budget: r.Budget, MaxConcurrent: r.MaxConcurrent}
 	if r.State == StateRunning {
 		e.Since = r.Admitted
 	}

@@ -200,7 +200,13 @@ func BenchmarkRead(b *testing.B) {
 
 func write(t testing.TB, dir, name, content string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+	// Via rename: a kernel cgroup file never reads empty, and a sampler
+	// polling every 2 ms would catch a truncate-then-write in between.
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
 }

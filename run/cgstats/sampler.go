@@ -62,8 +62,12 @@ type Timeline struct {
 	LastErr    error
 }
 
-// Sampler reads a cgroup's memory usage (and task count) about every
-// interval in its own goroutine, from Start until Stop.
+// Sampler reads a cgroup's memory usage (and task count) in its own
+// goroutine, from Start until Stop: every FastInterval while the run is
+// young, then ever less often (a five-hundredth of its age) up to the
+// interval given to NewSampler. A connector that allocates fast is OOM-killed
+// within 0.1 s; sampled only every 100 ms, its timeline was one point and
+// none of the growth.
 type Sampler struct {
 	r     *Reader
 	every time.Duration
@@ -79,8 +83,14 @@ type Sampler struct {
 	finished chan struct{}
 }
 
-// NewSampler returns a Sampler reading r every interval (100 ms if every is
-// not positive).
+// FastInterval is how often a young run is sampled. A sample reads two
+// small cgroup files: 65 µs measured on a container's v1 cgroup on a loaded
+// 2-core host, so this rate costs the runner about 3% of a core for the
+// first second, 0.7% at 5 s, and 0.07% from 50 s on (every 100 ms).
+const FastInterval = 2 * time.Millisecond
+
+// NewSampler returns a Sampler whose samples come at most every interval
+// (100 ms if every is not positive) once the run is old enough.
 func NewSampler(r *Reader, every time.Duration) *Sampler {
 	if every <= 0 {
 		every = 100 * time.Millisecond
@@ -88,11 +98,17 @@ func NewSampler(r *Reader, every time.Duration) *Sampler {
 	return &Sampler{
 		r:        r,
 		every:    every,
-		tl:       Timeline{Interval: every, Points: make([]Point, 0, MaxPoints)},
+		tl:       Timeline{Interval: min(FastInterval, every), Points: make([]Point, 0, MaxPoints)},
 		buckets:  make([]int64, 0, MaxPoints),
 		stopCh:   make(chan struct{}),
 		finished: make(chan struct{}),
 	}
+}
+
+// period is the wait before the next sample at a run's age: FastInterval
+// for the first second, then age/500 (10 ms at 5 s), never above every.
+func (s *Sampler) period(age time.Duration) time.Duration {
+	return min(max(age/500, FastInterval), s.every)
 }
 
 // Start takes a first sample at once, then samples until Stop. Calling it
@@ -111,15 +127,16 @@ func (s *Sampler) Start() {
 
 func (s *Sampler) loop() {
 	defer close(s.finished)
-	t := time.NewTicker(s.every)
-	defer t.Stop()
 	s.sample()
+	t := time.NewTimer(s.period(0))
+	defer t.Stop()
 	for {
 		select {
 		case <-s.stopCh:
 			return
 		case <-t.C:
 			s.sample()
+			t.Reset(s.period(time.Since(s.start)))
 		}
 	}
 }
@@ -134,7 +151,7 @@ func (s *Sampler) Stop() Timeline {
 	if started && !stopped {
 		close(s.stopCh)
 		<-s.finished
-		s.sample()
+		s.final()
 		s.mu.Lock()
 		s.tl.Duration = time.Since(s.start)
 		s.mu.Unlock()
@@ -165,6 +182,42 @@ func (s *Sampler) PeakPids() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tl.MaxPids
+}
+
+// final takes the last sample. After an OOM kill the usage drops while the
+// kernel reclaims the killed processes' memory, so the timeline would end
+// low, as if the connector had died of something else, and a classifier
+// would see the fall and the kill as a jump. So for an OOM kill the samples
+// after the highest one (the reclaim) are dropped and the timeline ends at
+// the kernel's high-water mark, the usage at the moment of death, timed at
+// the first sample that saw the fall (the kill came before it).
+func (s *Sampler) final() {
+	s.sample()
+	if s.r == nil {
+		return
+	}
+	smp, err := s.r.Read()
+	if err != nil || smp.OOMKills == 0 {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	peak := max(smp.PeakBytes, s.tl.MaxUsageBytes)
+	death := now.Sub(s.start)
+	if pts := s.tl.Points; len(pts) > 0 {
+		top := 0
+		for k, p := range pts {
+			if p.Bytes >= pts[top].Bytes {
+				top = k
+			}
+		}
+		if top+1 < len(pts) {
+			death = time.Duration(pts[top+1].Seconds * float64(time.Second))
+		}
+		s.tl.Points, s.buckets = pts[:top+1], s.buckets[:top+1]
+	}
+	s.add(death, peak, smp.PidsCurrent)
 }
 
 // sample reads outside the lock so Last and Peak never wait on a file read.

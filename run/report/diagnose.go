@@ -16,10 +16,13 @@ import (
 // smaller value, fixes it).
 type Growth string
 
-// Growth values.
+// Growth values. Unknown is a timeline that shows no climb at all (fewer
+// than 3 points, or flat): calling that a spike would claim what no sample
+// saw.
 const (
-	GrowthSteady Growth = "steady"
-	GrowthSpike  Growth = "spike"
+	GrowthSteady  Growth = "steady"
+	GrowthSpike   Growth = "spike"
+	GrowthUnknown Growth = "unknown"
 )
 
 // Thresholds of the growth rule; see classifyGrowth.
@@ -85,16 +88,15 @@ func Diagnose(in DiagnoseInput) *OOM {
 
 // classifyGrowth reads the shape of the usage timeline before the kill.
 // With G the rise from the first point to the highest point, it is a spike
-// if
-//   - the timeline has fewer than 3 points or no rise at all (memory went
-//     up faster than it could be sampled), or
+// unknown if the timeline has fewer than 3 points or no rise at all (the
+// climb happened before the first sample), and otherwise a spike if
 //   - one step between consecutive points is at least half of G (one jump), or
 //   - more than half of G came in the last 20% of the sampled time;
 //
 // otherwise memory climbed roughly in proportion to time, and it is steady.
 func classifyGrowth(tl []cgstats.Point) Growth {
 	if len(tl) < minGrowthPts {
-		return GrowthSpike
+		return GrowthUnknown
 	}
 	first, last := tl[0], tl[len(tl)-1]
 	peak, maxJump := first.Bytes, int64(0)
@@ -106,7 +108,7 @@ func classifyGrowth(tl []cgstats.Point) Growth {
 	}
 	growth := peak - first.Bytes
 	if growth <= 0 {
-		return GrowthSpike
+		return GrowthUnknown
 	}
 	if float64(maxJump) >= spikeShare*float64(growth) {
 		return GrowthSpike
@@ -152,9 +154,10 @@ func explain(in DiagnoseInput, o *OOM) string {
 	default:
 		fmt.Fprintf(&b, "%s records, %s, since the last checkpoint", humanize.Comma(in.RecordsSinceState), humanize.Bytes(uint64(max(in.BytesSinceState, 0))))
 	}
-	if o.Growth == GrowthSteady {
+	switch o.Growth {
+	case GrowthSteady:
 		b.WriteString("; memory grew steadily")
-	} else {
+	case GrowthSpike:
 		b.WriteString("; memory jumped suddenly")
 	}
 	fmt.Fprintf(&b, "); rerun with --memory %s or --memory auto.", FlagSize(o.RecommendedLimitBytes))

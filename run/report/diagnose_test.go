@@ -48,9 +48,9 @@ func TestClassifyGrowth(t *testing.T) {
 			}
 			return 250 * mib
 		}), GrowthSpike},
-		{"two samples", line(2, 0.1, linear(1*mib, 64*mib)), GrowthSpike},
-		{"no points", nil, GrowthSpike},
-		{"flat: the rise was never sampled", line(50, 5, linear(64*mib, 64*mib)), GrowthSpike},
+		{"two samples", line(2, 0.1, linear(1*mib, 64*mib)), GrowthUnknown},
+		{"no points", nil, GrowthUnknown},
+		{"flat: the rise was never sampled", line(50, 5, linear(64*mib, 64*mib)), GrowthUnknown},
 	}
 	for _, c := range cases {
 		if got := classifyGrowth(c.tl); got != c.want {
@@ -104,7 +104,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:    "killed before any record, no limit",
 			in:      DiagnoseInput{PeakBytes: 3 << 30},
-			growth:  GrowthSpike,
+			growth:  GrowthUnknown,
 			rec:     limits.OOMBump(3 << 30),
 			mention: []string{"ran the machine out of memory at 3 GiB", "before it emitted any record", "--memory 3712MiB"},
 		},

@@ -45,22 +45,23 @@ type ExitCode struct {
 	Meaning string
 }
 
-// ExitCodes returns the exit code table, in code order, for --help and the
-// README. It returns a fresh slice so callers cannot change the table.
+// ExitCodes returns the exit code table, in code order: the one source of
+// `syncbox run --help`'s table and the README's (a test holds the README to
+// it). It returns a fresh slice so callers cannot change the table.
 func ExitCodes() []ExitCode {
 	return []ExitCode{
-		{ExitOK, Succeeded, "the connector finished and its output was delivered"},
-		{ExitConnectorFailed, Failed, "the connector exited non-zero or was killed by a signal other than OOM"},
-		{ExitUsage, UsageError, "bad command line or configuration; nothing was run"},
-		{ExitOOM, OOMKilled, "the connector hit its memory limit and was OOM-killed; the report recommends a new limit"},
-		{ExitTimeout, TimedOut, "the connector ran past its time limit and was stopped"},
-		{ExitPolicyStop, PolicyStopped, "a policy (e.g. a record or size cap) stopped the run"},
-		{ExitSetupFailed, SetupFailed, "the container could not be set up or started"},
-		{ExitBudgetUnavailable, BudgetUnavailable, "the machine's memory budget could not fit the run"},
-		{ExitAlreadyRunning, AlreadyRunning, "another run of this connector and tenant holds the run lock (its run id and start time are printed); nothing was run"},
-		{ExitOutputFailed, OutputFailed, "syncbox's own output failed (stdout closed or full, state file, report or metrics not writable); the checkpoint did not move past what was delivered"},
-		{ExitSIGINT, Interrupted, "interrupted by SIGINT (Ctrl-C)"},
-		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM"},
+		{ExitOK, Succeeded, "the connector (and the target) exited 0 and the stream was complete"},
+		{ExitConnectorFailed, Failed, "the connector or the target failed (its own exit code or signal is in the report; failed_in says which)"},
+		{ExitUsage, UsageError, "usage error: a bad flag or value, named in the message; nothing was run"},
+		{ExitOOM, OOMKilled, "the connector or the target was OOM-killed at its memory limit; the report recommends a new limit"},
+		{ExitTimeout, TimedOut, "the run reached its time limit (running or queued for the budget) and was stopped; a downstream that stops reading cannot hold it longer"},
+		{ExitPolicyStop, PolicyStopped, "a data policy stopped the run (an oversized value set to fail, a bad line in strict mode)"},
+		{ExitSetupFailed, SetupFailed, "the host could not run the container (missing feature, permission, setup failure, I/O error in SYNCBOX_HOME)"},
+		{ExitBudgetUnavailable, BudgetUnavailable, "the machine-wide memory budget could not be had in time"},
+		{ExitAlreadyRunning, AlreadyRunning, "another run of this connector and tenant holds the run lock (its run id and start time are printed; see --wait-for-lock); nothing was run"},
+		{ExitOutputFailed, OutputFailed, "syncbox's own output failed (stdout closed or full, the state file, report or metrics not writable), named in the message; the checkpoint did not move past what was delivered"},
+		{ExitSIGINT, Interrupted, "interrupted by SIGINT (forwarded to the connector, cleaned up)"},
+		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM (forwarded to the connector, cleaned up)"},
 	}
 }
 

@@ -1,21 +1,25 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
-	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 const lastSuccessMetric = "syncbox_run_last_success_timestamp_seconds"
 
 // WriteMetrics writes the run's figures in the Prometheus text exposition
 // format to path (name it *.prom in node_exporter's textfile directory),
-// atomically so the collector never scrapes half a file.
+// atomically so the collector never scrapes half a file. The figures are
+// gauges in a registry of their own, encoded by client_golang's expfmt, so
+// escaping, ordering and HELP/TYPE lines are the library's, not ours.
 //
 // syncbox_run_last_success_timestamp_seconds survives failures: when this
 // run did not succeed it carries over the value from the file already at
@@ -30,9 +34,16 @@ func (r *Report) WriteMetrics(path string) error {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("write metrics: read previous %s: %w", path, err)
 		}
-		last = previousValue(prev, lastSuccessMetric+r.labels())
+		last = previousLastSuccess(prev, r.Name, r.Tenant)
 	}
-	if err := writeAtomic(path, r.metrics(last)); err != nil {
+	text, err := r.metrics(last)
+	if err != nil {
+		return fmt.Errorf("write metrics: %w", err)
+	}
+	// writeAtomic rather than prometheus.WriteToTextfile: it fsyncs before
+	// the rename, and its dot-named temp file is never a *.prom the
+	// collector could scrape half-written.
+	if err := writeAtomic(path, text); err != nil {
 		return fmt.Errorf("write metrics: %w", err)
 	}
 	return nil
@@ -45,35 +56,37 @@ func unixSeconds(r *Report) float64 {
 	return float64(r.EndedAt.UnixMilli()) / 1000
 }
 
-// labels renders {name="...",tenant="..."}; both labels are always present
-// so every series of a connector has the same label set.
-func (r *Report) labels(extra ...string) string {
-	var b strings.Builder
-	b.WriteString(`{name="`)
-	b.WriteString(escapeLabel(r.Name))
-	b.WriteString(`",tenant="`)
-	b.WriteString(escapeLabel(r.Tenant))
-	b.WriteByte('"')
-	for i := 0; i+1 < len(extra); i += 2 {
-		fmt.Fprintf(&b, `,%s="%s"`, extra[i], escapeLabel(extra[i+1]))
+// TotalOOMKills sums the OOM kills of every attempt: a run that was
+// OOM-killed twice and then succeeded had two, though its last attempt had
+// none. An OOM-killed attempt that did not record its count had at least one.
+func (r *Report) TotalOOMKills() int64 {
+	if len(r.Attempts) == 0 {
+		return r.Memory.OOMKills
 	}
-	b.WriteByte('}')
-	return b.String()
+	var n int64
+	for i, a := range r.Attempts {
+		k := a.OOMKills
+		if i == len(r.Attempts)-1 {
+			k = max(k, r.Memory.OOMKills) // the last attempt's figures are the run's
+		}
+		if k == 0 && a.Outcome == OOMKilled {
+			k = 1
+		}
+		n += k
+	}
+	return n
 }
 
-// escapeLabel escapes a label value as the exposition format requires:
-// backslash, double quote and line feed.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-func formatValue(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-
-func (r *Report) metrics(lastSuccess float64) []byte {
-	var b bytes.Buffer
-	l := r.labels()
+// metrics renders the run's gauges. Both labels, name and tenant, are on
+// every series so all series of a connector share one label set. None is a
+// counter: each describes the last run, so none carries _total.
+func (r *Report) metrics(lastSuccess float64) ([]byte, error) {
+	reg := prometheus.NewRegistry()
+	labels := prometheus.Labels{"name": r.Name, "tenant": r.Tenant}
 	gauge := func(name, help string, v float64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s%s %s\n", name, help, name, name, l, formatValue(v))
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"name", "tenant"})
+		reg.MustRegister(g)
+		g.With(labels).Set(v)
 	}
 	b2f := func(ok bool) float64 {
 		if ok {
@@ -82,9 +95,11 @@ func (r *Report) metrics(lastSuccess float64) []byte {
 		return 0
 	}
 	gauge("syncbox_run_success", "Whether the last run succeeded (1) or not (0).", b2f(r.Outcome == Succeeded))
-	b.WriteString("# HELP syncbox_run_outcome The last run's outcome: 1 for the outcome it had, 0 for the others.\n# TYPE syncbox_run_outcome gauge\n")
+	outcome := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "syncbox_run_outcome",
+		Help: "The last run's outcome: 1 for the outcome it had, 0 for the others."}, []string{"name", "tenant", "outcome"})
+	reg.MustRegister(outcome)
 	for _, o := range AllOutcomes() {
-		fmt.Fprintf(&b, "syncbox_run_outcome%s %s\n", r.labels("outcome", string(o)), formatValue(b2f(r.Outcome == o)))
+		outcome.WithLabelValues(r.Name, r.Tenant, string(o)).Set(b2f(r.Outcome == o))
 	}
 	gauge("syncbox_run_exit_code", "Exit code of the last syncbox run.", float64(r.ExitCode))
 	gauge("syncbox_run_duration_seconds", "Wall time of the last run.", r.DurationSeconds)
@@ -93,32 +108,59 @@ func (r *Report) metrics(lastSuccess float64) []byte {
 	gauge(lastSuccessMetric, "When a run last succeeded, in Unix seconds; 0 if none has.", lastSuccess)
 	gauge("syncbox_run_memory_peak_bytes", "Peak memory of the last run's container.", float64(r.Memory.PeakBytes))
 	gauge("syncbox_run_memory_limit_bytes", "Memory limit of the last run's container; 0 if none.", float64(r.Memory.LimitBytes))
-	gauge("syncbox_run_memory_oom_kills", "Processes OOM-killed in the last run's container.", float64(r.Memory.OOMKills))
+	gauge("syncbox_run_memory_oom_kills", "Processes OOM-killed in the last run, summed over its attempts.", float64(r.TotalOOMKills()))
 	gauge("syncbox_run_cpu_seconds", "CPU time used by the last run's container.", r.CPUSeconds)
 	gauge("syncbox_run_pids_peak", "Highest number of tasks in the last run's container.", float64(r.Pids.Peak))
-	gauge("syncbox_run_records_total", "Records the last run emitted.", float64(r.Records.Total))
+	gauge("syncbox_run_records", "Records the last run emitted.", float64(r.Records.Total))
 	gauge("syncbox_run_record_bytes", "Bytes of records the last run emitted.", float64(r.Records.Bytes))
 	gauge("syncbox_run_invalid_lines", "Output lines of the last run that were not valid messages.", float64(r.Records.InvalidLines))
-	gauge("syncbox_run_flagged_total", "Values the last run flagged as oversized.", float64(r.Records.Flagged.Count))
+	gauge("syncbox_run_flagged_values", "Values the last run flagged as oversized.", float64(r.Records.Flagged.Count))
 	gauge("syncbox_run_attempts", "Attempts the last run took (OOM retries + 1).", float64(max(len(r.Attempts), 1)))
 	gauge("syncbox_runner_peak_rss_bytes", "Peak RSS of the syncbox runner process itself.", float64(r.Runner.PeakRSSBytes))
-	return b.Bytes()
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return nil, err
+		}
+	}
+	return b.Bytes(), nil
 }
 
-// previousValue finds the sample for series (name plus rendered labels) in
-// an earlier metrics file; 0 if absent or unreadable.
-func previousValue(prev []byte, series string) float64 {
-	sc := bufio.NewScanner(bytes.NewReader(prev))
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), series+" ")
-		if !ok {
-			continue
+// previousLastSuccess reads the last success time of this name and tenant
+// from an earlier metrics file; 0 if absent or unreadable (a file this
+// connector never wrote, or one a person mangled, must not fail the run).
+func previousLastSuccess(prev []byte, name, tenant string) float64 {
+	if len(prev) == 0 {
+		return 0
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(prev))
+	if err != nil {
+		return 0
+	}
+	mf, ok := mfs[lastSuccessMetric]
+	if !ok {
+		return 0
+	}
+	for _, m := range mf.GetMetric() {
+		if labelValue(m, "name") == name && labelValue(m, "tenant") == tenant && m.GetGauge() != nil {
+			return m.GetGauge().GetValue()
 		}
-		v, err := strconv.ParseFloat(strings.Fields(rest + " 0")[0], 64)
-		if err != nil {
-			return 0
-		}
-		return v
 	}
 	return 0
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }

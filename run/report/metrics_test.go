@@ -183,9 +183,9 @@ func TestMetricsParseAndEscape(t *testing.T) {
 		"syncbox_run_duration_seconds":   61.5,
 		"syncbox_run_memory_peak_bytes":  float64(256 * mib),
 		"syncbox_run_memory_limit_bytes": float64(256 * mib),
-		"syncbox_run_records_total":      12000,
-		"syncbox_run_flagged_total":      4,
-		"syncbox_run_memory_oom_kills":   1,
+		"syncbox_run_records":            12000,
+		"syncbox_run_flagged_values":     4,
+		"syncbox_run_memory_oom_kills":   2, // two OOM-killed attempts
 		"syncbox_run_attempts":           2,
 	}
 	for name, v := range want {

@@ -153,6 +153,9 @@ type Attempt struct {
 	FailedIn         string `json:"failed_in,omitempty"`
 	TargetLimitBytes int64  `json:"target_limit_bytes,omitempty"`
 	TargetPeakBytes  int64  `json:"target_peak_bytes,omitempty"`
+	// OOMKills is memory.events' oom_kill count for this attempt's
+	// container; metrics sum it over attempts.
+	OOMKills int64 `json:"oom_kills,omitempty"`
 }
 
 // New returns a report for a run, with the schema version set.

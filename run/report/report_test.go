@@ -260,9 +260,9 @@ func TestSummary(t *testing.T) {
 		r    *Report
 		want []string
 	}{
-		{ok, []string{"syncbox: tap-demo succeeded in 2.1s: 2,000 records (1.2 MB) in 3 streams, 4 values flagged; peak memory 34 MiB of 256 MiB (13%)"}},
+		{ok, []string{"syncbox: tap-demo succeeded in 2.1s: 2,000 records (1.1 MiB) in 3 streams, 4 values flagged; peak memory 34 MiB (13%) of a 256 MiB limit"}},
 		{oom, []string{
-			"syncbox: tap-demo was OOM-killed in 1m2s: 12,000 records (34 MB) in 2 streams, 4 values flagged, 2 invalid lines; peak memory 256 MiB of 256 MiB (100%)",
+			"syncbox: tap-demo was OOM-killed in 1m2s: 12,000 records (32 MiB) in 2 streams, 4 values flagged, 2 invalid lines; peak memory 256 MiB (100%) of a 256 MiB limit",
 			"syncbox: error: connector was OOM-killed",
 			"syncbox: " + oom.OOM.Explanation,
 			"syncbox: 2 attempts: oom_killed at 128 MiB, oom_killed at 256 MiB",

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"syncbox/limits"
 )
 
 // Summary writes one to five lines for a person watching stderr: what
@@ -25,12 +27,13 @@ func (r *Report) Summary(w io.Writer) {
 		lines = append(lines, fmt.Sprintf("syncbox: %s %s in %s: %s; %s",
 			name, outcomeVerb(r.Outcome), formatDuration(r.DurationSeconds), r.recordsPhrase(), r.memoryPhrase()))
 	}
+	// The connector's own end, only when it is the failure: a connector
+	// syncbox killed (OOM, a failed output, a policy stop, a target that
+	// died) is explained by the other lines.
 	switch {
+	case !r.connectorFailed():
 	case r.ConnectorSignal != "":
-		// An OOM kill's SIGKILL is explained by the OOM line instead.
-		if r.Outcome != OOMKilled {
-			lines = append(lines, fmt.Sprintf("syncbox: the connector was killed by %s", r.ConnectorSignal))
-		}
+		lines = append(lines, fmt.Sprintf("syncbox: the connector was killed by %s", r.ConnectorSignal))
 	case r.ConnectorExitCode != nil && *r.ConnectorExitCode != 0:
 		lines = append(lines, fmt.Sprintf("syncbox: the connector exited with code %d", *r.ConnectorExitCode))
 	}
@@ -70,6 +73,18 @@ func (r *Report) targetPhrase() string {
 	return fmt.Sprintf("syncbox: target %s %s, confirmed %s; %s", t.Name, how, plural(t.StatesConfirmed, "state"), m.memoryPhrase())
 }
 
+// connectorFailed says the run failed because of the connector itself (not
+// the target, and not something syncbox did to it).
+func (r *Report) connectorFailed() bool {
+	if r.Outcome != Failed {
+		return false
+	}
+	if n := len(r.Attempts); n > 0 && r.Attempts[n-1].FailedIn == "target" {
+		return false
+	}
+	return true
+}
+
 func outcomeVerb(o Outcome) string {
 	switch o {
 	case Succeeded:
@@ -90,13 +105,18 @@ func outcomeVerb(o Outcome) string {
 		return "did not run: not enough memory in the machine's budget"
 	case AlreadyRunning:
 		return "did not run: another run of it is in progress"
+	case OutputFailed:
+		return "could not deliver its output"
+	case UsageError:
+		return "was not run (usage error)"
 	}
 	return "ended (" + string(o) + ")"
 }
 
 func (r *Report) recordsPhrase() string {
 	rc := r.Records
-	s := fmt.Sprintf("%s (%s) in %s", plural(rc.Total, "record"), humanize.Bytes(uint64(max(rc.Bytes, 0))), plural(int64(len(rc.ByStream)), "stream"))
+	// IEC like the memory figures on the same line: one unit system a line.
+	s := fmt.Sprintf("%s (%s) in %s", plural(rc.Total, "record"), limits.FormatSize(max(rc.Bytes, 0)), plural(int64(len(rc.ByStream)), "stream"))
 	if rc.Flagged.Count > 0 {
 		s += ", " + plural(rc.Flagged.Count, "value") + " flagged"
 	}
@@ -113,7 +133,9 @@ func (r *Report) memoryPhrase() string {
 		return "peak memory " + peak + " (no limit)"
 	}
 	pct := float64(m.PeakBytes) / float64(m.LimitBytes) * 100
-	return fmt.Sprintf("peak memory %s of %s (%.0f%%)", peak, humanize.IBytes(uint64(m.LimitBytes)), pct)
+	// The limit exactly as understood: "--memory 2GB" is 1.9 GiB, and the
+	// summary must not let anyone believe it was 2 GiB.
+	return fmt.Sprintf("peak memory %s (%.0f%%) of a %s limit", peak, pct, limits.FormatExact(m.LimitBytes))
 }
 
 func plural(n int64, word string) string {
@@ -141,4 +163,55 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// QuietLine is the one line -q keeps on failure: what happened and the one
+// thing to do about it. It is "" for a success, which -q keeps silent.
+func (r *Report) QuietLine() string {
+	name := r.Name
+	if name == "" {
+		name = r.RunID
+	}
+	why := firstLine(r.Error)
+	switch r.Outcome {
+	case Succeeded:
+		return ""
+	case OOMKilled:
+		s := fmt.Sprintf("syncbox: %s was OOM-killed at its %s memory limit", name, limits.FormatExact(r.Memory.LimitBytes))
+		if n := len(r.Attempts); n > 1 {
+			s += fmt.Sprintf(" (attempt %d of %d)", n, n)
+		}
+		// "at least": the limit cut the connector off, so what it would
+		// have needed is unknown; the recommendation is a floor.
+		if r.OOM != nil && r.OOM.RecommendedLimitBytes > 0 {
+			return s + fmt.Sprintf("; rerun with at least --memory %s, or --memory auto", FlagSize(r.OOM.RecommendedLimitBytes))
+		}
+		return s + "; rerun with a higher --memory or --memory auto"
+	case Failed:
+		switch {
+		case r.Target != nil && !r.connectorFailed():
+			return fmt.Sprintf("syncbox: %s failed: %s; the target's own stderr above says why", name, why)
+		case r.ConnectorSignal != "":
+			why = "the connector was killed by " + r.ConnectorSignal
+		case r.ConnectorExitCode != nil:
+			why = fmt.Sprintf("the connector exited with code %d", *r.ConnectorExitCode)
+		}
+		return fmt.Sprintf("syncbox: %s failed: %s; its own stderr above says why", name, why)
+	case TimedOut:
+		return fmt.Sprintf("syncbox: %s timed out after %s; raise --timeout if it needs longer", name, formatDuration(r.DurationSeconds))
+	case PolicyStopped:
+		return fmt.Sprintf("syncbox: %s was stopped by policy: %s; the flags file or report has the line", name, why)
+	case SetupFailed:
+		return fmt.Sprintf("syncbox: %s could not be started: %s; syncbox doctor checks this host", name, why)
+	case BudgetUnavailable:
+		return fmt.Sprintf("syncbox: %s did not run: %s; see syncbox ps for what holds the budget", name, why)
+	case Interrupted:
+		return fmt.Sprintf("syncbox: %s was interrupted; rerun to resume from the last checkpoint", name)
+	case OutputFailed:
+		return fmt.Sprintf("syncbox: %s could not deliver its output: %s; the checkpoint stayed at what was delivered, so a rerun resumes there", name, why)
+	}
+	if why != "" {
+		return fmt.Sprintf("syncbox: %s ended (%s): %s", name, r.Outcome, why)
+	}
+	return fmt.Sprintf("syncbox: %s ended (%s)", name, r.Outcome)
 }
