@@ -100,14 +100,7 @@ func planMemory(c *cli.Context, o *run.Options, hist history.Backend) (*memoryPl
 		return nil, err
 	}
 	if retries > 0 {
-		params := p.params
-		o.NextLimit = func(attempt int, limit, peak int64) (int64, bool) {
-			if attempt > params.Retries {
-				return 0, false
-			}
-			next := forecast.NextRetryLimit(attempt, limit, peak, params)
-			return next, next > limit
-		}
+		o.NextLimit = retryRule(p.params)
 	}
 
 	if p.ledger, err = budget.Open(p.home, total, c.Int("max-concurrent")); err != nil {
@@ -197,6 +190,18 @@ func (p *memoryPlan) record(o *run.Options, rep *report.Report) error {
 		}
 	}
 	return nil
+}
+
+// retryRule is the OOM retry policy under params: up to params.Retries
+// retries, each at the forecaster's next limit, while it still grows.
+func retryRule(params forecast.Params) func(attempt int, limit, peak int64) (int64, bool) {
+	return func(attempt int, limit, peak int64) (int64, bool) {
+		if attempt > params.Retries {
+			return 0, false
+		}
+		next := forecast.NextRetryLimit(attempt, limit, peak, params)
+		return next, next > limit
+	}
 }
 
 // describe says on a TTY how auto chose the limit.

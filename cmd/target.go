@@ -125,13 +125,7 @@ func planTarget(c *cli.Context, p *memoryPlan, o *run.Options) error {
 	}
 	if retries > 0 {
 		params.Retries = retries
-		t.NextLimit = func(attempt int, limit, peak int64) (int64, bool) {
-			if attempt > params.Retries {
-				return 0, false
-			}
-			next := forecast.NextRetryLimit(attempt, limit, peak, params)
-			return next, next > limit
-		}
+		t.NextLimit = retryRule(params)
 	}
 	return nil
 }
