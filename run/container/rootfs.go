@@ -113,6 +113,7 @@ func mounts(s *Spec) []*configs.Mount {
 		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: noExecDev, Data: fmt.Sprintf("mode=1777,size=%d", s.TmpBytes)},
 		{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: noExecDev},
 		{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs", Flags: tmpfsFlags, Data: fmt.Sprintf("mode=1777,size=%d", s.TmpBytes)},
+		cgroupfsMount(),
 	}
 	for _, d := range systemDirs {
 		if _, err := os.Stat(d); err == nil {
