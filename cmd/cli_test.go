@@ -137,8 +137,8 @@ func TestConnectorFailureAndStdin(t *testing.T) {
 	if _, _, code := runSB(t, root, "", "run", "--", "/bin/sh", "-c", "exit 9"); code != 1 {
 		t.Errorf("connector exit 9: syncbox exit %d, want 1", code)
 	}
-	if _, _, code := runSB(t, root, "", "run", "--", "/nonexistent/tap"); code != 6 {
-		t.Errorf("missing command: syncbox exit %d, want 6 (setup failed)", code)
+	if _, _, code := runSB(t, root, "", "run", "--", "/nonexistent/tap"); code != 127 {
+		t.Errorf("missing command: syncbox exit %d, want 127 (command not found)", code)
 	}
 	in := "line one\nline two\n"
 	out, _, code := runSB(t, root, in, "run", "--protocol", "raw", "--", "/bin/cat")

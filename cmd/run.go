@@ -39,6 +39,9 @@ Exit codes:
    5    stopped by a data policy (--oversize fail, --strict on a bad line)
    6    the host could not run the container (missing feature, permission, setup)
    7    the machine-wide memory budget could not be had in time
+   126  the command or its #! interpreter is not executable; nothing ran
+   127  the command, its #! interpreter or virtualenv is not in the container's
+        view (the message names the path, the container's PATH, the --bind to add)
    130  interrupted by SIGINT (forwarded, cleaned up); 143 for SIGTERM`
 
 func runCommand() *cli.Command {
@@ -48,7 +51,7 @@ func runCommand() *cli.Command {
 		UsageText:   "syncbox run [flags] -- CMD [ARGS...]",
 		Description: runDescription,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (default: the command's base name)"},
+			&cli.StringFlag{Name: "name", Usage: "connector `NAME`: its memory history and forecast (default: from the program run, see README)"},
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID` the run belongs to"},
 			&cli.StringFlag{Name: "run-id", Usage: "use `ID` for this run (letters, digits, '-'; default: time + random) to correlate with a scheduler's job id"},
 			&cli.StringSliceFlag{Name: "bind", Usage: "expose `SRC[:DST[:ro|rw]]` inside (repeatable; read-only by default)"},
@@ -127,7 +130,7 @@ func runAction(c *cli.Context) error {
 		return usageError("%v", err)
 	}
 	if o.Name == "" {
-		o.Name = nameFromCommand(args[0])
+		o.Name = defaultName(args, o.Binds)
 	}
 	if err := checkIdentity("--name", o.Name); err != nil {
 		return err
@@ -268,21 +271,6 @@ func streamConfig(c *cli.Context) (stream.Config, error) {
 		cfg.RejectsDir = d
 	}
 	return cfg, nil
-}
-
-// nameFromCommand derives a connector name from its executable's base
-// name, replacing what names may not contain.
-func nameFromCommand(cmd string) string {
-	b := []rune(filepath.Base(cmd))
-	for i, r := range b {
-		if !identRune(r) {
-			b[i] = '-'
-		}
-	}
-	if len(b) == 0 {
-		return "connector"
-	}
-	return string(b)
 }
 
 func identRune(r rune) bool {

@@ -128,8 +128,8 @@ func mounts(s *Spec) []*configs.Mount {
 		}
 		m = append(m, bindMount(src, src, false))
 	}
-	if s.bindExe != "" {
-		m = append(m, bindMount(s.bindExe, s.bindExe, false))
+	for _, p := range s.autoBinds {
+		m = append(m, bindMount(p, p, false))
 	}
 	for _, b := range s.Binds {
 		m = append(m, bindMount(b.Source, b.Destination, b.Writable))

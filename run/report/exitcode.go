@@ -14,6 +14,8 @@ const (
 	PolicyStopped     Outcome = "policy_stopped"
 	SetupFailed       Outcome = "setup_failed"
 	BudgetUnavailable Outcome = "budget_unavailable"
+	NotExecutable     Outcome = "not_executable"
+	CommandNotFound   Outcome = "command_not_found"
 )
 
 // Exit codes of the syncbox command. Scripts and schedulers rely on them, so
@@ -27,6 +29,8 @@ const (
 	ExitPolicyStop        = 5
 	ExitSetupFailed       = 6
 	ExitBudgetUnavailable = 7
+	ExitNotExecutable     = 126 // as shells and docker say
+	ExitCommandNotFound   = 127
 	ExitSIGINT            = 130 // 128 + SIGINT, the shell convention
 	ExitSIGTERM           = 143 // 128 + SIGTERM
 )
@@ -50,6 +54,8 @@ func ExitCodes() []ExitCode {
 		{ExitPolicyStop, PolicyStopped, "a policy (e.g. a record or size cap) stopped the run"},
 		{ExitSetupFailed, SetupFailed, "the container could not be set up or started"},
 		{ExitBudgetUnavailable, BudgetUnavailable, "the machine's memory budget could not fit the run"},
+		{ExitNotExecutable, NotExecutable, "the command (or its #! interpreter) is not executable; nothing was run"},
+		{ExitCommandNotFound, CommandNotFound, "the command, its #! interpreter or its virtualenv is not in the container's view; the message names the path and the --bind to add"},
 		{ExitSIGINT, Interrupted, "interrupted by SIGINT (Ctrl-C)"},
 		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM"},
 	}
@@ -73,7 +79,8 @@ func InterruptedExitCode(sig int) int { return 128 + sig }
 // Valid reports whether o is one of the defined outcomes.
 func (o Outcome) Valid() bool {
 	switch o {
-	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable:
+	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable,
+		NotExecutable, CommandNotFound:
 		return true
 	}
 	return false
@@ -81,5 +88,6 @@ func (o Outcome) Valid() bool {
 
 // AllOutcomes lists every outcome, for metrics that expose one series each.
 func AllOutcomes() []Outcome {
-	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable}
+	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable,
+		NotExecutable, CommandNotFound}
 }
