@@ -12,7 +12,7 @@ export CGO_ENABLED := 1
 
 CONNECTORS := $(patsubst testdata/connectors/%/main.go,$(BIN)/%,$(wildcard testdata/connectors/*/main.go))
 
-.PHONY: all build deps deps-test connectors test demo bench bench-forecast lint clean
+.PHONY: all build deps deps-test connectors test test-cgroup2 demo bench bench-forecast lint clean
 
 all: build
 
@@ -36,6 +36,12 @@ $(BIN)/%: FORCE | deps
 # Container tests need root (CI runs as root) and build the binary first.
 test: deps-test build lint
 	SYNCBOX_BIN=$(SYNCBOX) SYNCBOX_CONNECTORS=$(BIN) $(GO) test -tags '$(TAGS)' -count=1 -timeout 60m ./...
+
+# cgroup v2 on a real kernel (this host kind is v1): Debian's cloud kernel
+# under qemu TCG, runner in a service leaf and in a pod (run/e2e/cgroup2_test.go).
+# `make test` runs it too, with every other package.
+test-cgroup2: deps-test build
+	SYNCBOX_BIN=$(SYNCBOX) SYNCBOX_CONNECTORS=$(BIN) $(GO) test -count=1 -timeout 20m -v -run TestCgroupV2Guest ./run/e2e/
 
 # The main job on the bundled demo connector: a Singer tap with one value
 # too large for Redshift, run in a container with checkpoints and a report.

@@ -37,5 +37,17 @@ echo "after=$(cat $mem)"
 	if strings.Contains(r.stdout, CgroupName(r.id)) || strings.Contains(r.stdout, "process_api") {
 		t.Errorf("/proc/self/cgroup shows a host path: %s", r.stdout)
 	}
+	// And that cgroup is inside the runner's own, in every hierarchy (on
+	// v2 libcontainer alone would put it beside the runner's, in the parent).
+	own := ownCgroupDirs("")
+	for k, p := range r.cg {
+		inside := false
+		for _, d := range own {
+			inside = inside || strings.HasPrefix(p, d+"/")
+		}
+		if !inside {
+			t.Errorf("cgroup %q of the run is %s, outside the runner's own (%v)", k, p, own)
+		}
+	}
 	assertGone(t, root, r.id)
 }

@@ -170,7 +170,11 @@ func ownCgroupDirs(name string) []string {
 		if mnt == "" {
 			continue
 		}
-		d := filepath.Join(mnt, parts[2], name)
+		own := parts[2]
+		if strings.HasPrefix(filepath.Base(own), runnerLeafPrefix) {
+			own = filepath.Dir(own) // cgroup v2, while containers run (cgroup2.go)
+		}
+		d := filepath.Join(mnt, own, name)
 		if !seen[d] {
 			seen[d] = true
 			dirs = append(dirs, d)

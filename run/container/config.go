@@ -73,8 +73,9 @@ type Spec struct {
 	// SeccompUnconfined turns off the default seccomp allowlist.
 	SeccompUnconfined bool
 
-	autoBinds []string // what the program needs from the host (Inspect), bound read-only
-	staged    []Bind   // Files, once written
+	autoBinds  []string // what the program needs from the host (Inspect), bound read-only
+	cgroupPath string   // cgroup v2: absolute path inside the runner's cgroup (cgroup2.go)
+	staged     []Bind   // Files, once written
 }
 
 func (s *Spec) normalize() error {
@@ -204,10 +205,19 @@ func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
 		},
 		Cgroups: &cgroups.Cgroup{
-			Path:      CgroupName(s.ID),
+			Path:      cgroupPathOf(s),
 			Resources: res,
 		},
 	}
+}
+
+// cgroupPathOf is the run's cgroup: relative (nested under the runner's own
+// cgroup in each v1 hierarchy) or, on v2, absolute inside it.
+func cgroupPathOf(s *Spec) string {
+	if s.cgroupPath != "" {
+		return s.cgroupPath
+	}
+	return CgroupName(s.ID)
 }
 
 // swapAccounting reports whether a cgroup v1 host accounts swap (the memsw
