@@ -44,7 +44,7 @@ var cg2 struct {
 // cgroup2Base returns the runner's own cgroup (relative to the cgroup2
 // mount), seen through a leaf it may sit in.
 func cgroup2Base() (string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
+	b, err := os.ReadFile("/proc/thread-self/cgroup")
 	if err != nil {
 		return "", err
 	}
@@ -166,7 +166,7 @@ func delegate(base string) (bool, error) {
 
 // inLeaf reports whether the runner sits in its own leaf.
 func inLeaf() bool {
-	b, _ := os.ReadFile("/proc/self/cgroup")
+	b, _ := os.ReadFile("/proc/thread-self/cgroup")
 	for _, line := range strings.Split(string(b), "\n") {
 		if p, ok := strings.CutPrefix(line, "0::"); ok {
 			return filepath.Base(p) == runnerLeafPrefix+strconv.Itoa(os.Getpid())

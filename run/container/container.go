@@ -333,7 +333,7 @@ func removeRunDir(dir string) error {
 }
 
 func mountedBelow(dir string) (string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	b, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return "", fmt.Errorf("read mountinfo: %w", err)
 	}
