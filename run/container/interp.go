@@ -50,6 +50,15 @@ func Inspect(args []string, binds []Bind) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A link outside /usr (pipx's ~/.local/bin/tap-x -> its venv's
+	// bin/tap-x) runs as its target: the container has the target, bound
+	// at its real path, not the link. A venv's bin/python stays as named:
+	// the venv is found from that path.
+	if !in.visible(exe) && !(interpreterKind(exe) == "python" && isVenvPython(exe)) {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+	}
 	p := &Program{Args: append([]string{exe}, args[1:]...), Path: exe}
 	interp, iarg, err := shebang(exe)
 	if err != nil {
@@ -237,10 +246,10 @@ func (in *inspector) interpreter(script, interp, arg string) (string, error) {
 // pyvenv.cfg), and the Python installation it was made from when that is
 // outside /usr (pyenv, a /opt build). It reports whether interp was a venv.
 func (in *inspector) venv(interp string) bool {
-	root := filepath.Dir(filepath.Dir(interp))
-	if filepath.Base(filepath.Dir(interp)) != "bin" {
+	if !isVenvPython(interp) {
 		return false
 	}
+	root := filepath.Dir(filepath.Dir(interp))
 	cfg, err := os.ReadFile(filepath.Join(root, "pyvenv.cfg"))
 	if err != nil {
 		return false
@@ -260,6 +269,15 @@ func (in *inspector) venv(interp string) bool {
 		in.need(prefixOf(real))
 	}
 	return true
+}
+
+// isVenvPython reports whether interp is a virtualenv's bin/python*.
+func isVenvPython(interp string) bool {
+	if filepath.Base(filepath.Dir(interp)) != "bin" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(interp)), "pyvenv.cfg"))
+	return err == nil
 }
 
 // project binds the Node project a script belongs to: the nearest

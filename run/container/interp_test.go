@@ -43,6 +43,15 @@ func TestVirtualenvTapRuns(t *testing.T) {
 	if r.exit.Code != 0 || !strings.Contains(r.stdout, `"prefix": "`+venv+`"`) {
 		t.Fatalf("%v: stdout %q stderr %q", r.exit, r.stdout, r.stderr)
 	}
+	// pipx's layout: a link on the PATH of a user into the venv.
+	link := filepath.Join(t.TempDir(), "tap-orders")
+	if err := os.Symlink(tap, link); err != nil {
+		t.Fatal(err)
+	}
+	r = runIn(t, t.TempDir(), Spec{Args: []string{link}})
+	if r.exit.Code != 0 || !strings.Contains(r.stdout, venv) {
+		t.Fatalf("through a link: %v: stdout %q stderr %q", r.exit, r.stdout, r.stderr)
+	}
 	// The venv's python given a script directly is the same program.
 	script := filepath.Join(t.TempDir(), "tap.py")
 	os.WriteFile(script, []byte("import taporders\ntaporders.main()\n"), 0o644)
