@@ -65,3 +65,18 @@ func TestDefaultNameIsTheProgramRun(t *testing.T) {
 		}
 	}
 }
+
+// A bare command that means another program in this shell (a pyenv shim, an
+// activated venv) than in the container is run as the container sees it,
+// and the runner says so.
+func TestBareCommandShadowedOnTheRunnersPathIsNoted(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	shims := t.TempDir()
+	os.WriteFile(filepath.Join(shims, "true"), []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	t.Setenv("PATH", shims+":"+os.Getenv("PATH"))
+	_, errOut, code := runSB(t, root, "", "run", "--", "true")
+	if code != 0 || !strings.Contains(errOut, "not "+filepath.Join(shims, "true")) || !strings.Contains(errOut, "runs /usr/bin/true in the container") {
+		t.Errorf("exit %d, stderr %q: want a note naming both programs", code, errOut)
+	}
+}

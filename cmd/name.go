@@ -3,7 +3,10 @@ package cmd
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"syncbox/run/container"
 )
@@ -46,4 +49,27 @@ func sanitizeName(base string) string {
 		b = b[:100]
 	}
 	return string(b)
+}
+
+// pathNote warns when a bare command means a different program here than
+// in the container, whose PATH is fixed (a pyenv shim or a venv activated
+// in this shell is not what the connector runs). Empty when they agree.
+func pathNote(args []string, binds []container.Bind) string {
+	if len(args) == 0 || strings.Contains(args[0], "/") {
+		return ""
+	}
+	here, err := exec.LookPath(args[0])
+	if err != nil {
+		return ""
+	}
+	prog, err := container.Inspect(args, binds)
+	if err != nil {
+		return ""
+	}
+	a, errA := filepath.EvalSymlinks(here)
+	b, errB := filepath.EvalSymlinks(prog.Args[0])
+	if errA != nil || errB != nil || a == b {
+		return ""
+	}
+	return fmt.Sprintf("note: %s runs %s in the container (its PATH is %s), not %s from this shell's PATH; give the full path to run that one", args[0], prog.Args[0], container.DefaultPath, here)
 }

@@ -132,6 +132,9 @@ func runAction(c *cli.Context) error {
 	if o.Name == "" {
 		o.Name = defaultName(args, o.Binds)
 	}
+	if note := pathNote(args, o.Binds); note != "" && !c.Bool("quiet") {
+		fmt.Fprintln(os.Stderr, "syncbox: "+note)
+	}
 	if err := checkIdentity("--name", o.Name); err != nil {
 		return err
 	}
