@@ -16,7 +16,7 @@ import (
 // library only the venv has.
 func makeVenv(t *testing.T) (venv, tap string) {
 	t.Helper()
-	testenv.RequireFile(t, "/usr/lib/python3.11/ensurepip/__init__.py", "python3-venv")
+	testenv.RequireFile(t, "/usr/lib/python3.11/ensurepip/__init__.py", "python3-venv") // its python3.11-venv
 	venv = filepath.Join(t.TempDir(), "tap-orders-venv")
 	if out, err := exec.Command("/usr/bin/python3", "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
 		t.Fatalf("python3 -m venv: %v\n%s", err, out)
