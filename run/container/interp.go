@@ -147,11 +147,26 @@ func (in *inspector) need(p string) {
 		in.err = &CommandError{NotFound: true, Msg: fmt.Sprintf("%s goes through a symlink (to %s), which the container does not have: use the real path or --bind %s", p, real, p)}
 		return
 	}
-	if p == "/" || p == "/root" || p == "/home" || filepath.Dir(p) == "/home" {
+	if tooBroad(p) {
 		in.err = &CommandError{NotFound: true, Msg: fmt.Sprintf("%s is outside the container and too broad to show it automatically: --bind the directory the program needs", p)}
 		return
 	}
 	in.auto = append(in.auto, p)
+}
+
+// tooBroad reports whether binding p would show the connector far more
+// than a program: a top-level directory (/tmp over the container's own,
+// /opt, /home), a home directory, or kernel and syncbox paths.
+func tooBroad(p string) bool {
+	if filepath.Dir(p) == "/" || p == "/" || filepath.Dir(p) == "/home" || p == "/var/tmp" || p == "/var/lib" {
+		return true
+	}
+	for _, d := range []string{"/proc", "/sys", "/dev", "/etc", "/run"} {
+		if within(p, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolve finds name as the container will: a bare name in DefaultPath,

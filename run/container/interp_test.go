@@ -132,3 +132,18 @@ func TestMissingAndNonExecutableCommands(t *testing.T) {
 		}
 	}
 }
+
+// What Inspect may bind on its own is a program's directory, never a
+// directory that would show the connector much more than that.
+func TestInspectNeverBindsBroadDirectories(t *testing.T) {
+	for _, p := range []string{"/", "/tmp", "/opt", "/home", "/root", "/home/alice", "/var/tmp", "/etc/cron.d", "/proc/1", "/run/syncbox/x"} {
+		if !tooBroad(p) {
+			t.Errorf("%s would be bound automatically", p)
+		}
+	}
+	for _, p := range []string{"/opt/taps/tap-x/venv", "/home/alice/taps/venv", "/tmp/TestX/001/proj", "/srv/connectors/dest"} {
+		if tooBroad(p) {
+			t.Errorf("%s refused, but it is a program's directory", p)
+		}
+	}
+}
