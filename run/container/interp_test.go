@@ -147,3 +147,23 @@ func TestInspectNeverBindsBroadDirectories(t *testing.T) {
 		}
 	}
 }
+
+// A venv made from a Python outside /usr (pyenv's, as on this CI image)
+// brings that Python's prefix along, read-only, and nothing else of /root.
+func TestVirtualenvFromAPythonOutsideUsr(t *testing.T) {
+	testenv.RequireRoot(t)
+	pys, _ := filepath.Glob("/root/.pyenv/versions/3.1*/bin/python3")
+	if len(pys) == 0 {
+		t.Skip("no pyenv Python under /root/.pyenv")
+	}
+	venv := filepath.Join(t.TempDir(), "venv")
+	if out, err := exec.Command(pys[0], "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		t.Fatalf("%s -m venv: %v\n%s", pys[0], err, out)
+	}
+	r := runIn(t, t.TempDir(), Spec{Args: []string{filepath.Join(venv, "bin", "python"), "-c",
+		"import sys, os; print(sys.prefix, sys.base_prefix, os.path.exists('/root/.bashrc'))"}})
+	base := filepath.Dir(filepath.Dir(pys[0]))
+	if r.exit.Code != 0 || strings.TrimSpace(r.stdout) != venv+" "+base+" False" {
+		t.Fatalf("%v: stdout %q stderr %q", r.exit, r.stdout, r.stderr)
+	}
+}
