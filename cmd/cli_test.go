@@ -8,9 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"syncbox/run/container"
 	"syncbox/testdata/testenv"
@@ -46,7 +49,37 @@ func sb(t *testing.T, root string, args ...string) *exec.Cmd {
 	// If this test binary dies (a timeout panic), its runners die too, and
 	// their connectors with them: no orphans holding cgroups.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	inOwnScope(t, cmd)
 	return cmd
+}
+
+var scopeSeq atomic.Int64
+
+// inOwnScope starts cmd in a cgroup of its own under $SYNCBOX_TEST_SCOPES
+// when that is set (the cgroup v2 guest): what systemd-run --scope -p
+// Delegate=yes gives a syncbox started from a cron job or a shell on a
+// systemd host. Without it, on v2 the runner would share the test
+// binary's cgroup and rightly refuse to run.
+func inOwnScope(t *testing.T, cmd *exec.Cmd) {
+	dir := os.Getenv("SYNCBOX_TEST_SCOPES")
+	if dir == "" {
+		return
+	}
+	scope := filepath.Join(dir, fmt.Sprintf("run-%d-%d.scope", os.Getpid(), scopeSeq.Add(1)))
+	if err := os.Mkdir(scope, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(scope, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	t.Cleanup(func() {
+		unix.Close(fd)
+		if err := unix.Rmdir(scope); err != nil {
+			t.Errorf("scope %s not empty after the run: %v", scope, err)
+		}
+	})
 }
 
 func runSB(t *testing.T, root string, stdin string, args ...string) (stdout, stderr string, code int) {
@@ -137,8 +170,8 @@ func TestConnectorFailureAndStdin(t *testing.T) {
 	if _, _, code := runSB(t, root, "", "run", "--", "/bin/sh", "-c", "exit 9"); code != 1 {
 		t.Errorf("connector exit 9: syncbox exit %d, want 1", code)
 	}
-	if _, _, code := runSB(t, root, "", "run", "--", "/nonexistent/tap"); code != 6 {
-		t.Errorf("missing command: syncbox exit %d, want 6 (setup failed)", code)
+	if _, _, code := runSB(t, root, "", "run", "--", "/nonexistent/tap"); code != 127 {
+		t.Errorf("missing command: syncbox exit %d, want 127 (command not found)", code)
 	}
 	in := "line one\nline two\n"
 	out, _, code := runSB(t, root, in, "run", "--protocol", "raw", "--", "/bin/cat")

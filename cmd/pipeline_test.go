@@ -46,7 +46,7 @@ func newPipe(t *testing.T, records int) *pipe {
 func (p *pipe) args(targetArgs string, extra ...string) []string {
 	a := []string{"run", "--name", "tap-demo", "--memory", "128MiB", "--target-memory", "128MiB",
 		"--state-file", p.state, "--report", p.rep,
-		"--target", p.target + " --dir " + p.out + " --batch 97 " + targetArgs,
+		"--target", p.target + " --dir " + p.out + " --batch 97 " + targetArgs, "--target-name", "target-file",
 		"--target-bind", p.out + ":" + p.out + ":rw"}
 	a = append(a, extra...)
 	return append(a, "--", p.tap, "--records", fmt.Sprint(p.records), "--state-every", "50", "--giant-bytes", "0", "--state", "{state}")

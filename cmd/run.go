@@ -40,7 +40,7 @@ func runCommand() *cli.Command {
 		UsageText:   "syncbox run [flags] [--target 'TARGET ARGS...'] -- CMD [ARGS...]",
 		Description: runDescription + "\n\n" + exitCodeHelp(),
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "name", Usage: "connector `NAME` (default: the command's base name)"},
+			&cli.StringFlag{Name: "name", Usage: "connector `NAME`: its memory history and forecast (default: from the program run, see README)"},
 			&cli.StringFlag{Name: "tenant", Value: "default", Usage: "tenant `ID` the run belongs to"},
 			&cli.StringFlag{Name: "run-id", Usage: "use `ID` for this run (letters, digits, '-'; default: time + random) to correlate with a scheduler's job id"},
 			&cli.StringSliceFlag{Name: "bind", Usage: "expose `SRC[:DST[:ro|rw]]` inside (repeatable; read-only by default)"},
@@ -159,7 +159,10 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		return nil, cleanup, usageError("%v", err)
 	}
 	if o.Name == "" {
-		o.Name = nameFromCommand(args[0])
+		o.Name = defaultName(args, o.Binds)
+	}
+	if note := pathNote(args, o.Binds); note != "" && !c.Bool("quiet") {
+		fmt.Fprintln(os.Stderr, "syncbox: "+note)
 	}
 	if err := checkIdentity("--name", o.Name); err != nil {
 		return nil, cleanup, err
@@ -373,21 +376,6 @@ func streamConfig(c *cli.Context) (stream.Config, error) {
 		cfg.RejectsDir = d
 	}
 	return cfg, nil
-}
-
-// nameFromCommand derives a connector name from its executable's base
-// name, replacing what names may not contain.
-func nameFromCommand(cmd string) string {
-	b := []rune(filepath.Base(cmd))
-	for i, r := range b {
-		if !identRune(r) {
-			b[i] = '-'
-		}
-	}
-	if len(b) == 0 {
-		return "connector"
-	}
-	return string(b)
 }
 
 func identRune(r rune) bool {

@@ -56,15 +56,6 @@ func targetOptions(c *cli.Context, o *run.Options) (*run.Target, error) {
 		return nil, usageError("--target is empty: give the target's command, e.g. --target 'target-postgres --host /run/postgresql'")
 	}
 	t := &run.Target{Name: c.String("target-name"), Command: args}
-	if t.Name == "" {
-		t.Name = nameFromCommand(args[0])
-	}
-	if err := checkIdentity("--target-name", t.Name); err != nil {
-		return nil, err
-	}
-	if t.Name == o.Name {
-		return nil, usageError("--target-name %s is the tap's --name too: they keep separate memory histories, give them different names", t.Name)
-	}
 	if t.Network, err = container.ParseNetwork(c.String("target-network")); err != nil {
 		return nil, usageError("--target-network: %v", err)
 	}
@@ -74,6 +65,15 @@ func targetOptions(c *cli.Context, o *run.Options) (*run.Target, error) {
 			return nil, usageError("--target-bind: %v", strings.TrimPrefix(err.Error(), "--bind "))
 		}
 		t.Binds = append(t.Binds, bind)
+	}
+	if t.Name == "" {
+		t.Name = defaultName(args, t.Binds)
+	}
+	if err := checkIdentity("--target-name", t.Name); err != nil {
+		return nil, err
+	}
+	if t.Name == o.Name {
+		return nil, usageError("--target-name %s is the tap's --name too: they keep separate memory histories, give them different names", t.Name)
 	}
 	if t.Env, err = buildEnv(c.StringSlice("target-env"), c.StringSlice("target-env-file"), os.LookupEnv); err != nil {
 		return nil, usageError("--target-env: %v", err)

@@ -68,6 +68,13 @@ type attemptResult struct {
 
 func (a *attemptResult) setup(err error) *attemptResult {
 	a.outcome, a.exitCode, a.err = report.SetupFailed, report.ExitSetupFailed, err
+	var ce *container.CommandError
+	if errors.As(err, &ce) {
+		a.outcome, a.exitCode = report.CommandNotFound, report.ExitCommandNotFound
+		if !ce.NotFound {
+			a.outcome, a.exitCode = report.NotExecutable, report.ExitNotExecutable
+		}
+	}
 	return a
 }
 

@@ -152,8 +152,15 @@ func reclaim(p Paths, id string) ([]Leftover, error) {
 
 // ownCgroupDirs lists, for every hierarchy this process belongs to, the
 // path name would have as a child of our own cgroup.
+//
+// It reads /proc/thread-self, not /proc/self: after a container start the
+// process's main thread can be left wedged in the container's mount
+// namespace (libcontainer locks a thread and lets it die; Go cannot end
+// the main thread, so it parks it), and /proc/self shows the main
+// thread's view: the dead rootfs, no cgroup mounts, nothing below a run
+// dir. Any other thread is the host's view.
 func ownCgroupDirs(name string) []string {
-	f, err := os.Open("/proc/self/cgroup")
+	f, err := os.Open("/proc/thread-self/cgroup")
 	if err != nil {
 		return nil
 	}
@@ -170,7 +177,11 @@ func ownCgroupDirs(name string) []string {
 		if mnt == "" {
 			continue
 		}
-		d := filepath.Join(mnt, parts[2], name)
+		own := parts[2]
+		if strings.HasPrefix(filepath.Base(own), runnerLeafPrefix) {
+			own = filepath.Dir(own) // cgroup v2, while containers run (cgroup2.go)
+		}
+		d := filepath.Join(mnt, own, name)
 		if !seen[d] {
 			seen[d] = true
 			dirs = append(dirs, d)
@@ -183,7 +194,7 @@ func ownCgroupDirs(name string) []string {
 // ("memory", "cpu,cpuacct", "name=systemd", "" for v2): the cgroup mount
 // whose super options name every one of those controllers.
 func cgroupMount(controllers string) string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	b, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return ""
 	}

@@ -54,7 +54,7 @@ type File struct {
 // Spec describes one container run. Zero values mean the defaults above.
 type Spec struct {
 	ID          string   // unique run id: letters, digits, '-' (used in paths and the cgroup name)
-	Args        []string // Args[0] as given; resolved with Resolve
+	Args        []string // as given; resolved with Inspect
 	Env         []string // the complete environment; nothing is inherited
 	Binds       []Bind
 	Network     Network
@@ -73,8 +73,9 @@ type Spec struct {
 	// SeccompUnconfined turns off the default seccomp allowlist.
 	SeccompUnconfined bool
 
-	bindExe string // resolved executable to bind in, if outside /usr
-	staged  []Bind // Files, once written
+	autoBinds  []string // what the program needs from the host (Inspect), bound read-only
+	cgroupPath string   // cgroup v2: absolute path inside the runner's cgroup (cgroup2.go)
+	staged     []Bind   // Files, once written
 }
 
 func (s *Spec) normalize() error {
@@ -84,14 +85,11 @@ func (s *Spec) normalize() error {
 	if len(s.Args) == 0 {
 		return fmt.Errorf("no command")
 	}
-	exe, needsBind, err := Resolve(s.Args[0])
+	prog, err := Inspect(s.Args, s.Binds)
 	if err != nil {
 		return err
 	}
-	s.Args = append([]string{exe}, s.Args[1:]...)
-	if needsBind {
-		s.bindExe = exe
-	}
+	s.Args, s.autoBinds = prog.Args, prog.Binds
 	if s.Network == "" {
 		s.Network = NetworkNone
 	}
@@ -124,6 +122,9 @@ func (s *Spec) normalize() error {
 	}
 	for _, b := range s.Binds {
 		if err := checkBind(b); err != nil {
+			return err
+		}
+		if err := checkWritableBind(b, s.UID, s.GID); err != nil {
 			return err
 		}
 		// syncbox's own files (state, config, workdir, secrets) live there.
@@ -204,10 +205,19 @@ func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
 		},
 		Cgroups: &cgroups.Cgroup{
-			Path:      CgroupName(s.ID),
+			Path:      cgroupPathOf(s),
 			Resources: res,
 		},
 	}
+}
+
+// cgroupPathOf is the run's cgroup: relative (nested under the runner's own
+// cgroup in each v1 hierarchy) or, on v2, absolute inside it.
+func cgroupPathOf(s *Spec) string {
+	if s.cgroupPath != "" {
+		return s.cgroupPath
+	}
+	return CgroupName(s.ID)
 }
 
 // swapAccounting reports whether a cgroup v1 host accounts swap (the memsw

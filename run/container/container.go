@@ -75,6 +75,8 @@ type Container struct {
 	proc   *libcontainer.Process
 	cg     map[string]string
 
+	cgClaimed bool // claimCgroup2 counted this container
+
 	waited chan struct{}
 	exit   Exit
 	werr   error
@@ -101,6 +103,11 @@ func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retE
 	if err := c.claimRunDir(); err != nil {
 		return c, &SetupError{Op: "state dir", Err: err}
 	}
+	cgPath, err := claimCgroup2(s.ID) // see cgroup2.go
+	if err != nil {
+		return c, &SetupError{Op: "cgroup", Err: err}
+	}
+	s.cgroupPath, c.cgClaimed = cgPath, true
 	if s.Workdir != "" && s.WorkdirOwned {
 		if err := os.WriteFile(filepath.Join(c.runDir, workdirRecord), []byte(s.Workdir), 0o600); err != nil {
 			return c, &SetupError{Op: "state dir", Err: err}
@@ -256,6 +263,11 @@ func (c *Container) Destroy() error {
 				errs = append(errs, fmt.Errorf("destroy container: %w", err))
 			}
 		}
+		if c.cgClaimed {
+			if err := releaseCgroup2(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if c.Stdout != nil {
 			c.Stdout.Close()
 		}
@@ -321,7 +333,7 @@ func removeRunDir(dir string) error {
 }
 
 func mountedBelow(dir string) (string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	b, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return "", fmt.Errorf("read mountinfo: %w", err)
 	}

@@ -5,7 +5,11 @@
 // list: rootfs.go decides what of the host filesystem is visible, config.go
 // the namespaces, capabilities, rlimits and cgroup resources, seccomp.go the
 // syscall allowlist, container.go the process lifecycle, cleanup.go the
-// recovery of runs whose runner died. escape_test.go attacks all of it.
+// recovery of runs whose runner died, interp.go what an interpreted
+// command (#!, virtualenv, node_modules) needs from the host, cgroupfs.go
+// the container's read-only view of its own cgroup, cgroup2.go keeping v2
+// cgroups inside the runner's own, rwbind.go the ownership rule of
+// writable binds. escape_test.go attacks all of it.
 //
 // The package knows nothing about flags, records or reports: it takes a Spec
 // and gives back an exit status and the cgroup paths to read figures from.

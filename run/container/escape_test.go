@@ -206,8 +206,9 @@ probe write-proc-sys sh -c 'echo escaped > /proc/sys/kernel/hostname'
 probe sysrq sh -c 'echo h > /proc/sysrq-trigger'
 probe read-kcore sh -c 'test $(head -c 16 /proc/kcore | wc -c) -gt 0'
 probe read-kallsyms-addresses sh -c 'head -n1 /proc/kallsyms | grep -qv "^0000000000000000"'
-probe cgroup-visible ls /sys/fs/cgroup
-probe raise-pids-limit sh -c 'echo max > /sys/fs/cgroup/pids/pids.max'
+probe see-other-cgroups sh -c 'find /sys/fs/cgroup -name "syncbox-*" -o -name "*.slice" | grep .'
+probe raise-pids-limit sh -c 'echo max > /sys/fs/cgroup/pids/pids.max || echo max > /sys/fs/cgroup/pids.max'
+probe raise-memory-limit sh -c 'echo -1 > /sys/fs/cgroup/memory/memory.limit_in_bytes || echo max > /sys/fs/cgroup/memory.max'
 probe mount-cgroup sys_mount cgroup pids
 probe mount-tmpfs sys_mount tmpfs ""
 probe mknod-device mknod /tmp/null c 1 3

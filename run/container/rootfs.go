@@ -113,6 +113,7 @@ func mounts(s *Spec) []*configs.Mount {
 		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: noExecDev, Data: fmt.Sprintf("mode=1777,size=%d", s.TmpBytes)},
 		{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: noExecDev},
 		{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs", Flags: tmpfsFlags, Data: fmt.Sprintf("mode=1777,size=%d", s.TmpBytes)},
+		cgroupfsMount(),
 	}
 	for _, d := range systemDirs {
 		if _, err := os.Stat(d); err == nil {
@@ -127,8 +128,8 @@ func mounts(s *Spec) []*configs.Mount {
 		}
 		m = append(m, bindMount(src, src, false))
 	}
-	if s.bindExe != "" {
-		m = append(m, bindMount(s.bindExe, s.bindExe, false))
+	for _, p := range s.autoBinds {
+		m = append(m, bindMount(p, p, false))
 	}
 	for _, b := range s.Binds {
 		m = append(m, bindMount(b.Source, b.Destination, b.Writable))

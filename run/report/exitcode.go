@@ -18,7 +18,9 @@ const (
 	UsageError        Outcome = "usage_error"
 	// AlreadyRunning: another run of the same connector and tenant held
 	// the run lock; nothing was run.
-	AlreadyRunning Outcome = "already_running"
+	AlreadyRunning  Outcome = "already_running"
+	NotExecutable   Outcome = "not_executable"
+	CommandNotFound Outcome = "command_not_found"
 )
 
 // Exit codes of the syncbox command. Scripts and schedulers rely on them, so
@@ -34,6 +36,8 @@ const (
 	ExitBudgetUnavailable = 7
 	ExitAlreadyRunning    = 8
 	ExitOutputFailed      = 9
+	ExitNotExecutable     = 126 // as shells and docker say
+	ExitCommandNotFound   = 127
 	ExitSIGINT            = 130 // 128 + SIGINT, the shell convention
 	ExitSIGTERM           = 143 // 128 + SIGTERM
 )
@@ -60,6 +64,8 @@ func ExitCodes() []ExitCode {
 		{ExitBudgetUnavailable, BudgetUnavailable, "the machine-wide memory budget could not be had in time"},
 		{ExitAlreadyRunning, AlreadyRunning, "another run of this connector and tenant holds the run lock (its run id and start time are printed; see --wait-for-lock); nothing was run"},
 		{ExitOutputFailed, OutputFailed, "syncbox's own output failed (stdout closed or full, the state file, report or metrics not writable), named in the message; the checkpoint did not move past what was delivered"},
+		{ExitNotExecutable, NotExecutable, "the command (or its #! interpreter) is not executable; nothing was run"},
+		{ExitCommandNotFound, CommandNotFound, "the command, its #! interpreter or its virtualenv is not in the container's view; the message names the path and the --bind to add"},
 		{ExitSIGINT, Interrupted, "interrupted by SIGINT (forwarded to the connector, cleaned up)"},
 		{ExitSIGTERM, Interrupted, "interrupted by SIGTERM (forwarded to the connector, cleaned up)"},
 	}
@@ -83,7 +89,8 @@ func InterruptedExitCode(sig int) int { return 128 + sig }
 // Valid reports whether o is one of the defined outcomes.
 func (o Outcome) Valid() bool {
 	switch o {
-	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError, AlreadyRunning:
+	case Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError,
+		AlreadyRunning, NotExecutable, CommandNotFound:
 		return true
 	}
 	return false
@@ -91,5 +98,6 @@ func (o Outcome) Valid() bool {
 
 // AllOutcomes lists every outcome, for metrics that expose one series each.
 func AllOutcomes() []Outcome {
-	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError, AlreadyRunning}
+	return []Outcome{Succeeded, Failed, OOMKilled, TimedOut, Interrupted, PolicyStopped, SetupFailed, BudgetUnavailable, OutputFailed, UsageError,
+		AlreadyRunning, NotExecutable, CommandNotFound}
 }

@@ -298,7 +298,7 @@ func TestExitCodeTable(t *testing.T) {
 		}
 	}
 	want := map[Outcome]int{Succeeded: 0, Failed: 1, OOMKilled: 3, TimedOut: 4, PolicyStopped: 5,
-		SetupFailed: 6, BudgetUnavailable: 7, AlreadyRunning: 8, OutputFailed: 9, UsageError: 2, Interrupted: 130}
+		SetupFailed: 6, BudgetUnavailable: 7, AlreadyRunning: 8, OutputFailed: 9, UsageError: 2, NotExecutable: 126, CommandNotFound: 127, Interrupted: 130}
 	for _, o := range AllOutcomes() {
 		if o.ExitCode() != want[o] {
 			t.Errorf("%s.ExitCode() = %d; want %d", o, o.ExitCode(), want[o])

@@ -70,3 +70,17 @@ func RequireDisk(t testing.TB, dir string, need int64) {
 		t.Skipf("needs %d MiB free in %s, has %d MiB", need>>20, dir, free>>20)
 	}
 }
+
+// RequireFile skips a test whose third-party program or file at path is
+// absent, naming the Debian package that provides it, except in CI (where
+// .ci/deps installs it): there a missing dependency is a failure.
+func RequireFile(t testing.TB, path, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s missing: install %s (.ci/deps test)", path, pkg)
+	}
+	t.Skipf("%s missing: install %s", path, pkg)
+}
