@@ -23,14 +23,17 @@ func TestAYoungRunIsSampledFastEnoughToShowGrowthWithin100ms(t *testing.T) {
 	if len(tl.Points) < 10 {
 		t.Fatalf("%d points in 100 ms of growth, want at least 10: %v", len(tl.Points), tl.Points)
 	}
+	// Count the climb, not the share of rising steps: on a loaded machine
+	// the writer above is descheduled for stretches, and the samples taken
+	// meanwhile see a flat line that is really there.
 	rises := 0
 	for i := 1; i < len(tl.Points); i++ {
 		if tl.Points[i].Bytes > tl.Points[i-1].Bytes {
 			rises++
 		}
 	}
-	if rises < len(tl.Points)/2 {
-		t.Errorf("only %d of %d steps rise in a steadily growing run: %v", rises, len(tl.Points), tl.Points)
+	if rises < 8 {
+		t.Errorf("only %d of %d steps rise in a steadily growing run, want at least 8: %v", rises, len(tl.Points), tl.Points)
 	}
 }
 
