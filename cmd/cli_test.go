@@ -141,9 +141,14 @@ func TestConnectorFailureAndStdin(t *testing.T) {
 		t.Errorf("missing command: syncbox exit %d, want 6 (setup failed)", code)
 	}
 	in := "line one\nline two\n"
-	out, _, code := runSB(t, root, in, "run", "--protocol", "raw", "--", "/bin/cat")
+	out, _, code := runSB(t, root, in, "run", "--protocol", "raw", "--stdin", "--", "/bin/cat")
 	if code != 0 || out != in {
 		t.Errorf("stdin forwarding: exit %d, out %q", code, out)
+	}
+	// Without --stdin the connector reads /dev/null, not the caller's stdin.
+	out, _, code = runSB(t, root, in, "run", "--protocol", "raw", "--", "/bin/cat")
+	if code != 0 || out != "" {
+		t.Errorf("stdin without --stdin: exit %d, out %q", code, out)
 	}
 	assertGone(t, root, "")
 }

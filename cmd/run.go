@@ -25,8 +25,11 @@ const runDescription = `Runs CMD inside its own container: new pid, mount, uts, 
 cgroup namespaces; an empty read-only root with /usr, a minimal /etc, a fresh
 /proc, a minimal /dev, a private /tmp and a writable per-run /run/syncbox/work;
 no capabilities, no_new_privs, a seccomp allowlist; the tenant's own
-unprivileged uid. The environment is not inherited. stdin is forwarded, stdout
-is the record stream (scanned, see --protocol), stderr passes through. {state}
+unprivileged uid. The environment is not inherited. The connector's stdin is
+/dev/null unless --stdin forwards syncbox's own; stdout is the record stream
+(scanned, see --protocol); stderr is copied with terminal control sequences
+removed, up to --stderr-cap, then only counted in the report. The connector
+never gets syncbox's own descriptors or terminal. {state}
 and {config} in ARGS are replaced by the paths of the state and config files
 inside the container.
 
@@ -58,6 +61,8 @@ func runCommand() *cli.Command {
 			&cli.Int64Flag{Name: "pids", Value: container.DefaultPids, Usage: "maximum number of processes"},
 			&cli.Float64Flag{Name: "cpus", Usage: "CPU quota in cores (e.g. 1.5); 0 = none"},
 			&cli.StringFlag{Name: "tmp-size", Value: "64MiB", Usage: "size of the private /tmp (counts against --memory)"},
+			&cli.BoolFlag{Name: "stdin", Usage: "forward syncbox's stdin to the connector (default: it reads /dev/null)"},
+			&cli.StringFlag{Name: "stderr-cap", Value: "16MiB", Usage: "connector stderr copied per attempt, `SIZE`; the rest is counted in the report"},
 			&cli.DurationFlag{Name: "timeout", Usage: "wall-clock limit; then SIGTERM, --stop-timeout, SIGKILL"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 10 * time.Second, Usage: "grace period after a forwarded SIGINT/SIGTERM before SIGKILL"},
 
@@ -96,7 +101,6 @@ func runAction(c *cli.Context) error {
 		CPUs:        c.Float64("cpus"),
 		Timeout:     c.Duration("timeout"),
 		StopTimeout: c.Duration("stop-timeout"),
-		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 	}
@@ -109,6 +113,15 @@ func runAction(c *cli.Context) error {
 	}
 	if o.TmpBytes, err = sizeFlag(c, "tmp-size"); err != nil {
 		return err
+	}
+	if c.Bool("stdin") {
+		o.Stdin = os.Stdin
+	}
+	if o.StderrCap, err = sizeFlag(c, "stderr-cap"); err != nil {
+		return err
+	}
+	if o.StderrCap < 1 {
+		return usageError("--stderr-cap %q: must be at least 1 byte", c.String("stderr-cap"))
 	}
 	if o.Pids < 1 {
 		return usageError("--pids %d: must be at least 1", o.Pids)

@@ -37,6 +37,7 @@ type attemptResult struct {
 	last     cgstats.Sample // read just before the cgroup was removed
 	timeline cgstats.Timeline
 	stats    stream.Stats
+	stderr   container.StderrStats
 }
 
 func (a *attemptResult) peak() int64 {
@@ -75,7 +76,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		ID: id, Args: args, Env: o.Env, Binds: o.Binds, Network: o.Network,
 		MemoryBytes: in.limit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(files, o.Files...),
 		UID: o.UID, GID: o.GID, Workdir: o.Workdir, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
-	}, o.Stdin, o.Stderr)
+	}, container.IO{Stdin: o.Stdin, Stderr: o.Stderr, StderrCap: o.StderrCap})
 	if err != nil {
 		a.ended = time.Now()
 		return a.setup(err)
@@ -151,6 +152,7 @@ loop:
 	if err != nil {
 		a.err = err
 	}
+	a.stderr = c.StderrStats()
 	if pumpOpen {
 		pumpErr = <-pumpDone
 	}

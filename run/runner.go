@@ -58,10 +58,13 @@ type Options struct {
 	Progress    bool // a live progress line on Stderr (callers check for a TTY)
 	Quiet       bool // no summary lines
 
-	Stdin   *os.File
-	Stdout  io.Writer
-	Stderr  *os.File
-	Signals <-chan os.Signal // SIGINT/SIGTERM delivered to the runner
+	// Stdin is copied into the connector's stdin; nil means /dev/null. The
+	// container never gets the caller's own descriptors (see container.IO).
+	Stdin     io.Reader
+	StderrCap int64 // connector stderr copied per container; 0 = container.DefaultStderrCap
+	Stdout    io.Writer
+	Stderr    *os.File
+	Signals   <-chan os.Signal // SIGINT/SIGTERM delivered to the runner
 
 	// Admit, if set, reserves memory for an attempt before its container
 	// starts (the machine-wide budget). release is called the moment the
@@ -147,6 +150,8 @@ func Run(ctx context.Context, o Options) *Result {
 		last = a
 		totals.add(a.stats)
 		rep.QueuedSeconds += a.queued.Seconds()
+		rep.ConnectorStderr.CopiedBytes += a.stderr.Copied
+		rep.ConnectorStderr.DroppedBytes += a.stderr.Dropped
 		rep.Attempts = append(rep.Attempts, report.Attempt{Attempt: n, LimitBytes: limit, PeakBytes: a.peak(),
 			Outcome: a.outcome, ExitCode: a.exitCode, StartedAt: a.started.UTC(), DurationSeconds: a.ended.Sub(a.started).Seconds()})
 		if a.outcome != report.OOMKilled || o.NextLimit == nil {

@@ -42,7 +42,7 @@ func parseAttempts(out string) map[string]string {
 func neighbour(t *testing.T, root string, uid int) *Container {
 	t.Helper()
 	c, err := Start(Paths{Root: root}, Spec{ID: fmt.Sprintf("nb%d-%d", os.Getpid(), time.Now().UnixNano()),
-		Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath}, UID: uid}, nil, nil)
+		Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath}, UID: uid}, IO{})
 	if err != nil {
 		t.Fatalf("start neighbour: %v", err)
 	}
@@ -181,7 +181,7 @@ func TestEscapeFilesystemAndTenantsAreRefused(t *testing.T) {
 	}
 	holder, err := Start(Paths{Root: root}, Spec{ID: fmt.Sprintf("sec%d", os.Getpid()), UID: uidA,
 		Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath},
-		Files: []File{{Destination: "/run/secrets/token", Content: []byte("a-secret")}}}, nil, nil)
+		Files: []File{{Destination: "/run/secrets/token", Content: []byte("a-secret")}}}, IO{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,13 +274,13 @@ func TestEscapeSymlinkedBindSourceIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Start(Paths{Root: root}, Spec{ID: "symbind", Args: []string{"/bin/true"},
-		Binds: []Bind{{Source: link, Destination: "/data", Writable: true}}}, nil, nil)
+		Binds: []Bind{{Source: link, Destination: "/data", Writable: true}}}, IO{})
 	if err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("a symlinked bind source was accepted: %v", err)
 	}
 	// A symlink in the middle of the path too: /tmp/x/link/sub.
 	_, err = Start(Paths{Root: root}, Spec{ID: "symbind2", Args: []string{"/bin/true"},
-		Binds: []Bind{{Source: filepath.Join(link, "ssl"), Destination: "/data"}}}, nil, nil)
+		Binds: []Bind{{Source: filepath.Join(link, "ssl"), Destination: "/data"}}}, IO{})
 	if err == nil {
 		t.Fatal("a bind source below a symlink was accepted")
 	}
@@ -323,7 +323,7 @@ probe secret-in-env sh -c 'tr "\0" "\n" < /proc/self/environ | grep -q s3cret'
 func startTrue(b *testing.B, root string, i int, unconfined bool) time.Duration {
 	t0 := time.Now()
 	c, err := Start(Paths{Root: root}, Spec{ID: fmt.Sprintf("b%d-%d", os.Getpid(), i), Args: []string{"/bin/true"},
-		Env: []string{"PATH=" + DefaultPath}, SeccompUnconfined: unconfined}, nil, nil)
+		Env: []string{"PATH=" + DefaultPath}, SeccompUnconfined: unconfined}, IO{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,9 +49,18 @@ type Report struct {
 	Records    Records `json:"records"`
 	State      *State  `json:"state,omitempty"`
 	Runner     Runner  `json:"runner"`
+	// ConnectorStderr is how much the connector wrote to stderr over all
+	// attempts: the runner copies at most a cap per container, then counts.
+	ConnectorStderr StderrBytes `json:"connector_stderr"`
 
 	Attempts []Attempt `json:"attempts,omitempty"`
 	OOM      *OOM      `json:"oom,omitempty"`
+}
+
+// StderrBytes counts the connector's stderr as it wrote it.
+type StderrBytes struct {
+	CopiedBytes  int64 `json:"copied_bytes"`
+	DroppedBytes int64 `json:"dropped_bytes"` // beyond the cap: counted, not copied
 }
 
 // Memory is the connector container's memory over the run.
