@@ -76,6 +76,7 @@ type Container struct {
 	proc   *libcontainer.Process
 	cg     map[string]string
 	stdio  *stdio
+	pinned *pinnedSources
 
 	waited chan struct{}
 	exit   Exit
@@ -118,7 +119,13 @@ func Start(p Paths, s Spec, io IO) (_ *Container, retErr error) {
 	if err := os.MkdirAll(p.lcRoot(), 0o700); err != nil {
 		return c, &SetupError{Op: "state dir", Err: err}
 	}
-	lc, err := libcontainer.Create(p.lcRoot(), s.ID, libcontainerConfig(&s, rootfs))
+	cfg := libcontainerConfig(&s, rootfs)
+	pinned, err := pinBindSources(cfg)
+	if err != nil {
+		return c, &SetupError{Op: "bind", Err: err}
+	}
+	c.pinned = pinned
+	lc, err := libcontainer.Create(p.lcRoot(), s.ID, cfg)
 	if err != nil {
 		return c, &SetupError{Op: "create container", Err: err}
 	}
@@ -177,7 +184,20 @@ func (c *Container) runAndWait(started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer close(c.waited)
-	if err := c.lc.Run(c.proc); err != nil {
+	// Start stops the init at its exec fifo, mounts done: the binds are
+	// checked before the connector runs (bindsrc.go).
+	err := c.lc.Start(c.proc)
+	if err == nil {
+		pid, _ := c.proc.Pid()
+		if err = c.pinned.verify(pid); err != nil {
+			_ = c.lc.Signal(unix.SIGKILL)
+			_, _ = c.proc.Wait()
+		}
+	}
+	if err == nil {
+		err = c.lc.Exec()
+	}
+	if err != nil {
 		c.werr = err
 		started <- err
 		return

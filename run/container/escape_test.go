@@ -269,10 +269,14 @@ probe raise-nofile-limit sh -c 'ulimit -n 65536'
 func TestEscapeSymlinkedBindSourceIsRefused(t *testing.T) {
 	testenv.RequireRoot(t)
 	root := t.TempDir()
-	link := filepath.Join(t.TempDir(), "export")
+	// Planted by a tenant, in a directory the tenant owns.
+	dir := t.TempDir()
+	os.Chown(dir, tenant.UID("escape-a"), tenant.UID("escape-a"))
+	link := filepath.Join(dir, "export")
 	if err := os.Symlink("/etc", link); err != nil {
 		t.Fatal(err)
 	}
+	os.Lchown(link, tenant.UID("escape-a"), tenant.UID("escape-a"))
 	_, err := Start(Paths{Root: root}, Spec{ID: "symbind", Args: []string{"/bin/true"},
 		Binds: []Bind{{Source: link, Destination: "/data", Writable: true}}}, IO{})
 	if err == nil || !strings.Contains(err.Error(), "symlink") {
