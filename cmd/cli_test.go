@@ -259,15 +259,12 @@ func TestSIGKILLedRunnerIsCleanedUpByCleanupAndByTheNextRun(t *testing.T) {
 			if left == 0 {
 				t.Fatal("no leftovers after SIGKILL: the test would prove nothing")
 			}
+			// The workdir is a tmpfs in the container's mount namespace: even
+			// a SIGKILLed runner leaves none of it on the host.
 			work := filepath.Join(root, "home", "tenants", "default", "work", id)
-			if _, err := os.Stat(work); err != nil {
-				t.Fatalf("the dead run's workdir should still be there before cleanup: %v", err)
+			if _, err := os.Lstat(work); !os.IsNotExist(err) {
+				t.Errorf("a host workdir %s exists for the run: %v", work, err)
 			}
-			defer func() {
-				if _, err := os.Stat(work); err == nil {
-					t.Errorf("the dead run's workdir %s was not removed", work)
-				}
-			}()
 			// The connector must not outlive its runner (parent-death signal).
 			if n := procsIn(container.CgroupDirs(id), 2*time.Second); n != 0 {
 				t.Errorf("%d connector processes outlived the SIGKILLed runner", n)

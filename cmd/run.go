@@ -18,6 +18,7 @@ import (
 	"syncbox/limits/profiles"
 	"syncbox/run"
 	"syncbox/run/container"
+	"syncbox/run/hostfs"
 	"syncbox/run/stream"
 )
 
@@ -152,7 +153,9 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	if fp := c.String("flags-file"); fp != "" {
-		f, err := os.OpenFile(fp, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		// By the path rule: a link planted at (or above) the flags file
+		// must not make root append to another file.
+		f, err := hostfs.OpenFile(fp, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return usageError("--flags-file: %v", err)
 		}

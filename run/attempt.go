@@ -75,7 +75,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	c, err := container.Start(o.Paths, container.Spec{
 		ID: id, Args: args, Env: o.Env, Binds: o.Binds, Network: o.Network,
 		MemoryBytes: in.limit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(files, o.Files...),
-		UID: o.UID, GID: o.GID, Workdir: o.Workdir, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
+		UID: o.UID, GID: o.GID, Workdir: o.Workdir, WorkBytes: o.WorkBytes, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
 	}, container.IO{Stdin: o.Stdin, Stderr: o.Stderr, StderrCap: o.StderrCap})
 	if err != nil {
 		a.ended = time.Now()

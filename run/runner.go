@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"syncbox/run/container"
+	"syncbox/run/hostfs"
 	"syncbox/run/report"
 	"syncbox/run/stream"
 )
@@ -23,6 +24,10 @@ const (
 	StatePath  = "/run/syncbox/state.json"
 	ConfigPath = "/run/syncbox/config.json"
 )
+
+// maxConfig bounds the --config file read into memory (a tenant-shaped
+// path must not make the runner read gigabytes).
+const maxConfig = 64 << 20
 
 // Options describe one run. Zero values mean the documented defaults.
 type Options struct {
@@ -40,7 +45,8 @@ type Options struct {
 	TmpBytes    int64
 	UID, GID    int              // the connector's uid/gid (0 = 65534); see limits/tenant
 	Files       []container.File // extra read-only files, e.g. secrets at /run/secrets/NAME
-	Workdir     string           // writable per-run working directory on the host ("" = none)
+	Workdir     string           // writable per-run working directory on the host ("" = a private tmpfs of WorkBytes)
+	WorkBytes   int64            // size of that tmpfs; 0 = container.DefaultWorkBytes
 	KeepWorkdir bool             // if the runner dies, leave Workdir for inspection
 	// SeccompUnconfined turns the default seccomp allowlist off.
 	SeccompUnconfined bool
@@ -131,7 +137,7 @@ func Run(ctx context.Context, o Options) *Result {
 	}
 	var cfg []byte
 	if err == nil && o.ConfigFile != "" {
-		if cfg, err = os.ReadFile(o.ConfigFile); err != nil {
+		if cfg, err = hostfs.ReadFile(o.ConfigFile, maxConfig); err != nil {
 			res.fail(report.SetupFailed, fmt.Errorf("--config: %w", err))
 		}
 	}

@@ -138,8 +138,32 @@ func mounts(s *Spec) []*configs.Mount {
 	}
 	if s.Workdir != "" {
 		m = append(m, bindMount(s.Workdir, WorkdirPath, true))
+	} else {
+		m = append(m, workdirMount(s))
 	}
 	return m
+}
+
+// DefaultWorkBytes is the size of the private workdir: room for the
+// downloads and spills connectors make, not for filling a host.
+const DefaultWorkBytes = 1 << 30
+
+// workBytesPerInode is the tmpfs workdir's inode budget, one per 16 KiB
+// (mkfs.ext4's default ratio): 65,536 files in the default 1 GiB.
+const workBytesPerInode = 16 << 10
+
+// workdirMount is the run's private working directory: a tmpfs with a
+// kernel-enforced size and inode count, owned by the connector's uid.
+// Its pages are charged to the container's memory cgroup (so they count
+// against the memory limit, as /tmp does), it lives in the container's
+// mount namespace only, and the kernel frees it with the namespace: no
+// host disk is used and nothing is left to remove, whatever shape (a
+// 30,000-deep tree) or size the connector gave it, even when the runner
+// dies.
+func workdirMount(s *Spec) *configs.Mount {
+	inodes := max(s.WorkBytes/workBytesPerInode, 1024)
+	return &configs.Mount{Source: "tmpfs", Destination: WorkdirPath, Device: "tmpfs", Flags: tmpfsFlags,
+		Data: fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=%d,nr_inodes=%d", s.UID, s.GID, s.WorkBytes, inodes)}
 }
 
 // WorkdirPath is where Spec.Workdir appears inside the container.
