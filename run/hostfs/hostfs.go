@@ -244,6 +244,13 @@ func openLast(path string, flag int, perm os.FileMode, regular bool) (*os.File, 
 		if err != nil {
 			return nil, err
 		}
+		if dirPath == ownFdDir() && flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE) == 0 {
+			// /dev/stdin, <(cmd): a descriptor of the runner itself, given
+			// on its own command line; no tenant can plant one.
+			f, err := openFDMode(int(dir.Fd()), name, (flag&^unix.O_NOFOLLOW)|unix.O_NOCTTY, 0, path)
+			dir.Close()
+			return f, err
+		}
 		f, target, err := openIn(dir, name, path, flag, perm, regular)
 		dir.Close()
 		if err != nil || target == "" {
@@ -257,6 +264,9 @@ func openLast(path string, flag int, perm os.FileMode, regular bool) (*os.File, 
 	}
 	return nil, &os.PathError{Op: "open", Path: path, Err: unix.ELOOP}
 }
+
+// ownFdDir is where this process's descriptors appear in procfs.
+func ownFdDir() string { return fmt.Sprintf("/proc/%d/fd", os.Getpid()) }
 
 // openIn opens name in dir. If name is a symlink the rule trusts, it
 // returns its target instead, for the caller to resolve.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,20 @@ func TestRemoveAllRefusesToCrossAMount(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(mnt, "precious")); err != nil {
 		t.Errorf("a file on the mounted filesystem was removed: %v", err)
+	}
+}
+
+// An operator's own descriptor (/dev/stdin, a shell's <(cmd)) can be read:
+// it belongs to the runner, not to a path a tenant could write.
+func TestReadFileOfTheRunnersOwnDescriptor(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() { w.Write([]byte("from a pipe")); w.Close() }()
+	b, err := ReadFile(filepath.Join("/dev/fd", strconv.Itoa(int(r.Fd()))), 1<<20)
+	if err != nil || string(b) != "from a pipe" {
+		t.Errorf("ReadFile(/dev/fd/N): %q %v", b, err)
 	}
 }
