@@ -33,6 +33,8 @@ func memoryFlags() []cli.Flag {
 			Usage: "after an OOM kill, rerun from the last checkpoint with a higher limit up to `N` times"},
 		&cli.StringFlag{Name: "host-memory-budget", EnvVars: []string{"SYNCBOX_HOST_MEMORY_BUDGET"}, Category: memoryCategory,
 			Usage: "memory all runs on this machine may reserve together (default: MemTotal minus max(1GiB, 10%))"},
+		&cli.StringFlag{Name: "tenant-memory-budget", EnvVars: []string{"SYNCBOX_TENANT_MEMORY_BUDGET"}, Category: memoryCategory,
+			Usage: "memory one tenant's runs on this machine may reserve together (default: no per-tenant share); also caps --memory-max"},
 		&cli.IntFlag{Name: "max-concurrent", EnvVars: []string{"SYNCBOX_MAX_CONCURRENT"}, Category: memoryCategory, Usage: "runs at once on this machine, 0 = no slot limit"},
 		&cli.DurationFlag{Name: "queue-timeout", Value: budget.DefaultQueueTimeout, Category: memoryCategory, Usage: "how long to wait for the budget before exit 7"},
 		&cli.BoolFlag{Name: "no-wait", Category: memoryCategory, Usage: "exit 7 at once when the budget is short"},
@@ -73,6 +75,18 @@ func planMemory(c *cli.Context, o *run.Options, hist history.Backend) (*memoryPl
 			return nil, err
 		}
 	}
+	var tenantShare int64
+	if c.String("tenant-memory-budget") != "" {
+		if tenantShare, err = sizeFlag(c, "tenant-memory-budget"); err != nil {
+			return nil, err
+		}
+		if tenantShare <= 0 || tenantShare > total {
+			return nil, usageError("--tenant-memory-budget %s must be positive and at most the host memory budget %s",
+				limits.FormatSize(tenantShare), limits.FormatSize(total))
+		}
+		// Neither auto nor a retry may ask for more than the tenant may hold.
+		p.params.Max = min(p.params.Max, tenantShare)
+	}
 	if p.params.Max > 0 && p.params.Min > p.params.Max {
 		return nil, usageError("--memory-min %s is above --memory-max %s", limits.FormatSize(p.params.Min), limits.FormatSize(p.params.Max))
 	}
@@ -105,6 +119,9 @@ func planMemory(c *cli.Context, o *run.Options, hist history.Backend) (*memoryPl
 
 	if p.ledger, err = budget.Open(p.home, total, c.Int("max-concurrent")); err != nil {
 		return nil, &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("machine memory budget: %v", err)}
+	}
+	if err := p.ledger.SetTenantBudget(tenantShare); err != nil {
+		return nil, usageError("--tenant-memory-budget: %v", err)
 	}
 	o.Admit = p.admitter(c, o)
 	return p, nil
@@ -200,6 +217,9 @@ func retryRule(params forecast.Params) func(attempt int, limit, peak int64) (int
 			return 0, false
 		}
 		next := forecast.NextRetryLimit(attempt, limit, peak, params)
+		if params.Max > 0 {
+			next = min(next, params.Max) // a retry never reserves beyond --memory-max
+		}
 		return next, next > limit
 	}
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -219,5 +220,38 @@ func TestSignalWhileQueuedForTheBudget(t *testing.T) {
 	}
 	if r := readReport(t, rep); r.Outcome != report.Interrupted || r.QueuedSeconds < 0.3 {
 		t.Errorf("report: outcome %s queued %.1fs", r.Outcome, r.QueuedSeconds)
+	}
+}
+
+// Retries of an OOM storm escalate their limit, but never beyond the
+// tenant's share of the machine budget (nor --memory-max).
+func TestRetriesStayWithinTheTenantShare(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	rp := filepath.Join(t.TempDir(), "report.json")
+	_, errOut, code := runSB(t, root, "", "run", "-q", "--tenant", "storm", "--memory", "96MiB", "--retry-oom", "3",
+		"--memory-max", "2GiB", "--tenant-memory-budget", "200MiB", "--host-memory-budget", "1GiB", "--report", rp,
+		"--", testenv.Connector(t, "memhog"), "-mib", "100000", "-step-mib", "16", "-delay", "1ms")
+	if code != 3 {
+		t.Fatalf("exit %d, want 3 (OOM): %s", code, errOut)
+	}
+	b, err := os.ReadFile(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Attempts) < 2 {
+		t.Fatalf("%d attempts: the retry never happened", len(rep.Attempts))
+	}
+	for _, a := range rep.Attempts {
+		if a.LimitBytes > 200<<20 {
+			t.Errorf("attempt %d reserved %d bytes, beyond the tenant's 200MiB share", a.Attempt, a.LimitBytes)
+		}
+	}
+	if last := rep.Attempts[len(rep.Attempts)-1]; last.LimitBytes != 200<<20 {
+		t.Errorf("the last retry's limit is %d, want the share (200MiB)", last.LimitBytes)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"syncbox/limits/profiles"
 	"syncbox/run"
 	"syncbox/run/container"
+	"syncbox/run/hostfs"
 	"syncbox/run/report"
 	"syncbox/run/stream"
 )
@@ -28,8 +29,11 @@ const runDescription = `Runs CMD inside its own container: new pid, mount, uts, 
 cgroup namespaces; an empty read-only root with /usr, a minimal /etc, a fresh
 /proc, a minimal /dev, a private /tmp and a writable per-run /run/syncbox/work;
 no capabilities, no_new_privs, a seccomp allowlist; the tenant's own
-unprivileged uid. The environment is not inherited. stdin is forwarded, stdout
-is the record stream (scanned, see --protocol), stderr passes through. {state}
+unprivileged uid. The environment is not inherited. The connector's stdin is
+/dev/null unless --stdin forwards syncbox's own; stdout is the record stream
+(scanned, see --protocol); stderr is copied with terminal control sequences
+removed, up to --stderr-cap, then only counted in the report. The connector
+never gets syncbox's own descriptors or terminal. {state}
 and {config} in ARGS are replaced by the paths of the state and config files
 inside the container.`
 
@@ -50,6 +54,8 @@ func runCommand() *cli.Command {
 			&cli.Int64Flag{Name: "pids", Value: container.DefaultPids, Usage: "maximum number of processes"},
 			&cli.Float64Flag{Name: "cpus", Usage: "CPU quota in cores (e.g. 1.5); 0 = none"},
 			&cli.StringFlag{Name: "tmp-size", Value: "64MiB", Usage: "size of the private /tmp (counts against --memory)"},
+			&cli.BoolFlag{Name: "stdin", Usage: "forward syncbox's stdin to the connector (default: it reads /dev/null)"},
+			&cli.StringFlag{Name: "stderr-cap", Value: "16MiB", Usage: "connector stderr copied per attempt, `SIZE`; the rest is counted in the report"},
 			&cli.DurationFlag{Name: "timeout", Usage: "wall-clock limit; then SIGTERM, --stop-timeout, SIGKILL"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 10 * time.Second, Usage: "grace period after a forwarded SIGINT/SIGTERM before SIGKILL"},
 
@@ -132,7 +138,19 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	o.RunID, o.Name, o.Tenant = c.String("run-id"), c.String("name"), c.String("tenant")
 	o.Pids, o.CPUs = c.Int64("pids"), c.Float64("cpus")
 	o.Timeout, o.StopTimeout = c.Duration("timeout"), c.Duration("stop-timeout")
-	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+	o.Stdout, o.Stderr = os.Stdout, os.Stderr
+	if c.Bool("stdin") {
+		if c.String("target") != "" {
+			return nil, cleanup, usageError("--stdin with --target: a pipeline's tap reads no stdin (the target's comes from the tap)")
+		}
+		o.Stdin = os.Stdin
+	}
+	if o.StderrCap, err = sizeFlag(c, "stderr-cap"); err != nil {
+		return nil, cleanup, err
+	}
+	if o.StderrCap < 1 {
+		return nil, cleanup, usageError("--stderr-cap %q: must be at least 1 byte", c.String("stderr-cap"))
+	}
 	if o.RunID != "" && !container.ValidID(o.RunID) {
 		return nil, cleanup, usageError("--run-id %q: use up to 64 letters, digits and '-'", o.RunID)
 	}
@@ -210,7 +228,9 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		return nil, cleanup, err
 	}
 	if fp := c.String("flags-file"); fp != "" {
-		f, err := os.OpenFile(fp, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o644)
+		// By the path rule: a link planted at (or above) the flags file
+		// must not make root append to another file.
+		f, err := hostfs.OpenFile(fp, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, cleanup, usageError("--flags-file: %v", err)
 		}

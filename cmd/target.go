@@ -130,22 +130,19 @@ func planTarget(c *cli.Context, p *memoryPlan, o *run.Options) error {
 	return nil
 }
 
-// targetWorkdir gives the target a private working directory of its own,
-// like the tap's. The returned cleanup removes it.
+// targetWorkdir gives the target, with --keep-workdir, a host working
+// directory of its own that is kept after the run; otherwise it gets a
+// private tmpfs like the tap's (nothing on the host).
 func targetWorkdir(home string, o *run.Options, keep bool) (func(), error) {
+	if !keep {
+		return func() {}, nil
+	}
 	dir, _, err := tenant.NewWorkdir(home, o.Tenant, o.RunID+"-target")
 	if err != nil {
 		return func() {}, &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("tenant %s: %v", o.Tenant, err)}
 	}
 	o.Target.Workdir = dir
-	if keep {
-		return func() { fmt.Fprintf(os.Stderr, "syncbox: kept the target's working directory %s\n", dir) }, nil
-	}
-	return func() {
-		if err := os.RemoveAll(dir); err != nil {
-			fmt.Fprintf(os.Stderr, "syncbox: remove working directory: %v\n", err)
-		}
-	}, nil
+	return func() { fmt.Fprintf(os.Stderr, "syncbox: kept the target's working directory %s\n", dir) }, nil
 }
 
 // recordTarget appends the target's side of every attempt to its history.

@@ -11,6 +11,7 @@ import (
 	"syncbox/limits/tenant"
 	"syncbox/run"
 	"syncbox/run/container"
+	"syncbox/run/hostfs"
 	"syncbox/run/report"
 )
 
@@ -25,8 +26,10 @@ func tenantFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "secret", Category: tenantCategory,
 			Usage: "expose `NAME=FILE` read-only at " + SecretsDir + "/NAME to this run only, owned by its uid (repeatable; never in env, report or logs)"},
+		&cli.StringFlag{Name: "work-size", Value: "1GiB", Category: tenantCategory,
+			Usage: "`SIZE` of the run's private working directory (/run/syncbox/work), a tmpfs with one inode per 16 KiB; counts against --memory"},
 		&cli.BoolFlag{Name: "keep-workdir", Category: tenantCategory,
-			Usage: "keep the run's private working directory (/run/syncbox/work) instead of removing it after the run"},
+			Usage: "make the working directory a host directory under the tenant's home and keep it after the run (no --work-size limit)"},
 		&cli.StringFlag{Name: "seccomp", Value: "default", Category: tenantCategory,
 			Usage: "syscall filter: `default` (an allowlist like Docker's) or unconfined (not recommended)"},
 	}
@@ -63,28 +66,39 @@ func applyTenant(c *cli.Context, o *run.Options, home string) (cleanup func(), e
 	if o.RunID == "" {
 		o.RunID = run.NewRunID()
 	}
+	if o.WorkBytes, err = sizeFlag(c, "work-size"); err != nil {
+		return cleanup, err
+	}
+	if o.WorkBytes < 1<<20 {
+		return cleanup, usageError("--work-size %q: must be at least 1MiB", c.String("work-size"))
+	}
+	if !c.Bool("keep-workdir") {
+		// The default: a tmpfs inside the container, sized by the kernel
+		// and gone with it. Only the tenant's uid and state dir are needed.
+		uid, err := tenant.Prepare(home, o.Tenant)
+		if err != nil {
+			return cleanup, &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("tenant %s: %v", o.Tenant, err)}
+		}
+		o.UID, o.GID = uid, uid
+		return cleanup, nil
+	}
 	dir, uid, err := tenant.NewWorkdir(home, o.Tenant, o.RunID)
 	if err != nil {
 		return cleanup, &exitError{code: report.ExitSetupFailed, msg: fmt.Sprintf("tenant %s: %v", o.Tenant, err)}
 	}
 	o.UID, o.GID, o.Workdir = uid, uid, dir
-	o.KeepWorkdir = c.Bool("keep-workdir")
+	o.KeepWorkdir = true
 	stderr := c.App.ErrWriter
-	if c.Bool("keep-workdir") {
-		return func() { fmt.Fprintf(stderr, "syncbox: kept working directory %s\n", dir) }, nil
-	}
-	return func() {
-		// RemoveAll does not follow the symlinks a connector may leave.
-		if err := os.RemoveAll(dir); err != nil {
-			fmt.Fprintf(stderr, "syncbox: remove working directory: %v\n", err)
-		}
-	}, nil
+	return func() { fmt.Fprintf(stderr, "syncbox: kept working directory %s\n", dir) }, nil
 }
 
+// maxSecret bounds a secret file read into memory.
+const maxSecret = 16 << 20
+
 // readSecrets reads each NAME=FILE into a file bound at SecretsDir/NAME.
-// Errors name the flag and the path, never the content. FILE may be a
-// symlink (Kubernetes secret volumes are built from them): the operator
-// names it explicitly, unlike a path a tenant could have planted.
+// Errors name the flag and the path, never the content. FILE is opened by
+// hostfs's path rule: root's own symlinks (Kubernetes secret volumes are
+// built from them) are followed, a link a tenant could have planted is not.
 func readSecrets(specs []string) ([]container.File, error) {
 	var files []container.File
 	seen := map[string]bool{}
@@ -100,7 +114,7 @@ func readSecrets(specs []string) ([]container.File, error) {
 			return nil, usageError("--secret %s given twice", name)
 		}
 		seen[name] = true
-		b, err := os.ReadFile(path)
+		b, err := hostfs.ReadFile(path, maxSecret)
 		if err != nil {
 			return nil, usageError("--secret %s: %v", name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -44,6 +45,7 @@ type sideResult struct {
 	ended    time.Time
 	last     cgstats.Sample // read just before the cgroup was removed
 	timeline cgstats.Timeline
+	stderr   container.StderrStats
 }
 
 func (s *sideResult) peak() int64 { return max(s.last.PeakBytes, s.timeline.MaxUsageBytes) }
@@ -86,9 +88,9 @@ type live struct {
 	res     *sideResult
 }
 
-func startLive(o *Options, in attemptInput, role string, spec container.Spec, stdin, stderr *os.File) (*live, error) {
+func startLive(o *Options, role string, spec container.Spec, stdio container.IO) (*live, error) {
 	res := &sideResult{role: role, limit: spec.MemoryBytes, started: time.Now()}
-	c, err := container.Start(o.Paths, spec, stdin, stderr)
+	c, err := container.Start(o.Paths, spec, stdio)
 	if err != nil {
 		res.ended = time.Now()
 		return &live{res: res}, err
@@ -106,6 +108,7 @@ func (l *live) finish(o *Options) {
 		return
 	}
 	l.res.exit, l.res.err = l.c.Wait()
+	l.res.stderr = l.c.StderrStats()
 	l.res.last, _ = l.reader.Read()
 	l.res.timeline = l.sampler.Stop()
 	if err := l.c.Destroy(); err != nil {
@@ -161,12 +164,10 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	// On a TTY the containers' stderr passes through the progress line,
 	// which clears itself before each chunk so nothing is glued onto it.
 	var prog *progress
-	stderr := o.Stderr
+	var stderr io.Writer = o.Stderr
 	if o.Progress {
 		prog = newProgress(o.Stderr)
-		if w, err := prog.ConnectorStderr(); err == nil {
-			stderr = w
-		}
+		stderr = prog
 		defer prog.stop()
 	}
 
@@ -185,18 +186,19 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		}
 		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
 		t := o.Target
-		tgt, err = startLive(o, in, "target", container.Spec{
+		// A copy of the read end, to ask the pipe what was left unread.
+		unreadFd, _ = unix.Dup(int(r.Fd()))
+		tgt, err = startLive(o, "target", container.Spec{
 			ID: id + "-target", Args: substitute(t.Command, nil), Env: t.Env, Binds: t.Binds, Network: t.Network,
 			MemoryBytes: in.targetLimit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(in.targetFiles, o.Files...),
-			UID: o.UID, GID: o.GID, Workdir: t.Workdir, WorkdirOwned: t.Workdir != "" && !o.KeepWorkdir,
+			UID: o.UID, GID: o.GID, Workdir: t.Workdir, WorkBytes: o.WorkBytes, WorkdirOwned: false,
 			SeccompUnconfined: o.SeccompUnconfined,
-		}, r, stderr)
-		if err == nil {
-			unreadFd, _ = unix.Dup(int(r.Fd()))
-		}
-		r.Close()
+		}, container.IO{StdinFile: r, Stderr: stderr, StderrCap: o.StderrCap})
 		*a.target = *tgt.res
 		if err != nil {
+			if unreadFd >= 0 {
+				unix.Close(unreadFd)
+			}
 			w.Close()
 			return a.setup(fmt.Errorf("target: %w", err))
 		}
@@ -213,17 +215,17 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		}()
 	}
 
-	var stdin *os.File
+	var stdin io.Reader
 	if !pipeline {
 		stdin = o.Stdin
 	}
-	tap, err := startLive(o, in, "connector", container.Spec{
+	tap, err := startLive(o, "connector", container.Spec{
 		ID: id, Args: substitute(o.Command, in.checkpoint), Env: o.Env, Binds: o.Binds, Network: o.Network,
 		MemoryBytes: in.limit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes,
 		Files: append(append(stateFile(o.Command, o.StateFile != "" || o.StateStore != nil, in.checkpoint), in.files...), o.Files...),
-		UID:   o.UID, GID: o.GID, Workdir: o.Workdir, WorkdirOwned: !o.KeepWorkdir, SeccompUnconfined: o.SeccompUnconfined,
-	}, stdin, stderr)
-	prog.closeStderrCopy()
+		UID:   o.UID, GID: o.GID, Workdir: o.Workdir, WorkBytes: o.WorkBytes, WorkdirOwned: !o.KeepWorkdir,
+		SeccompUnconfined: o.SeccompUnconfined,
+	}, container.IO{Stdin: stdin, Stderr: stderr, StderrCap: o.StderrCap})
 	a.sideResult = *tap.res
 	if err != nil {
 		if tgt != nil {

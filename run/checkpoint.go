@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"syncbox/run/hostfs"
 	"syncbox/run/state"
 	"syncbox/run/stream"
 )
@@ -28,9 +29,9 @@ import (
 // prints is persisted at once; the tap's own states are held as pending and
 // persisted when the target exits 0 after reading all of its input.
 type checkpoint struct {
-	path  string     // --state-file; "" and no store keeps state in memory only (for retries)
-	store StateStore // instead of path
-	dir   *os.File   // path's directory, held open so a swapped parent cannot redirect writes
+	path  string      // --state-file; "" and no store keeps state in memory only (for retries)
+	store StateStore  // instead of path
+	dir   *hostfs.Dir // path's directory, by the path rule, held open so a swapped parent cannot redirect writes
 	proto stream.Protocol
 
 	mu        sync.Mutex
@@ -55,13 +56,13 @@ func newCheckpoint(path string, store StateStore, proto stream.Protocol) (*check
 			return ck, fmt.Errorf("load state from the store: %w", err)
 		}
 	case path != "":
-		dir, err := openDirNoFollow(filepath.Dir(path))
+		dir, err := hostfs.OpenDir(filepath.Dir(path))
 		if err != nil {
 			return ck, fmt.Errorf("state file %s: %w", path, err)
 		}
 		ck.dir = dir
-		sweepTemps(dir, tempPrefix(path))
-		if b, err = readNoFollow(dir, filepath.Base(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		sweepTemps(dir.File(), tempPrefix(path))
+		if b, err = readIn(dir, filepath.Base(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return ck, fmt.Errorf("state file %s: %w", path, err)
 		}
 	}
@@ -271,7 +272,7 @@ func (c *checkpoint) write(b []byte) error {
 			return &OutputError{Output: "the state store", Err: err}
 		}
 	case c.dir != nil:
-		if err := replaceFile(c.dir, filepath.Base(c.path), append(append([]byte(nil), b...), '\n'), 0o600); err != nil {
+		if err := c.dir.WriteFileAtomic(filepath.Base(c.path), append(append([]byte(nil), b...), '\n'), 0o600); err != nil {
 			return &OutputError{Output: "state file " + c.path, Err: err}
 		}
 	default:
@@ -283,73 +284,22 @@ func (c *checkpoint) write(b []byte) error {
 
 func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
 
-// openDirNoFollow opens dir, refusing a symlink as its last component: the
-// runner is root and the directory may be one a tenant can write.
-func openDirNoFollow(dir string) (*os.File, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open directory", Path: dir, Err: err}
-	}
-	return os.NewFile(uintptr(fd), dir), nil
-}
+// maxStateFile bounds the state file read into memory.
+const maxStateFile = 64 << 20
 
-// readNoFollow reads name in dir without following a symlink there.
-func readNoFollow(dir *os.File, name string) ([]byte, error) {
-	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		if err == unix.ELOOP {
-			return nil, fmt.Errorf("%s is a symlink: give the real file (a planted link must not redirect root)", name)
-		}
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	fi, err := f.Stat()
+// readIn reads name in dir by the path rule (never through a link a
+// tenant could plant there).
+func readIn(dir *hostfs.Dir, name string) ([]byte, error) {
+	f, err := dir.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
+	if err == nil && len(b) > maxStateFile {
+		return nil, fmt.Errorf("larger than %d bytes", maxStateFile)
 	}
-	return io.ReadAll(f)
-}
-
-// replaceFile atomically replaces name in dir with data: a fresh temp file
-// created O_EXCL|O_NOFOLLOW in the held directory, fsynced, renamed over
-// name (rename replaces a planted link rather than following it), and the
-// directory fsynced so the rename survives a crash.
-func replaceFile(dir *os.File, name string, data []byte, mode uint32) error {
-	dfd := int(dir.Fd())
-	var tmp string
-	var fd int
-	var err error
-	for i := 0; i < 100; i++ {
-		tmp = fmt.Sprintf(".%s.tmp-%d-%d", name, os.Getpid(), i)
-		fd, err = unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-		if err != unix.EEXIST {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("create temp file in %s: %w", dir.Name(), err)
-	}
-	f := os.NewFile(uintptr(fd), tmp)
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = unix.Renameat(dfd, tmp, dfd, name)
-	}
-	if werr != nil {
-		_ = unix.Unlinkat(dfd, tmp, 0)
-		return werr
-	}
-	_ = dir.Sync()
-	return nil
+	return b, err
 }
 
 // sweepTemps removes temp files an earlier, killed runner left beside the

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"syncbox/run/container"
+	"syncbox/run/hostfs"
 	"syncbox/run/report"
 	"syncbox/run/stream"
 )
@@ -27,6 +28,10 @@ const (
 	TargetConfigPath = "/run/syncbox/target-config.json"
 	CatalogPath      = "/run/syncbox/catalog.json"
 )
+
+// maxConfig bounds the --config file read into memory (a tenant-shaped
+// path must not make the runner read gigabytes).
+const maxConfig = 64 << 20
 
 // Options describe one run. Zero values mean the documented defaults.
 type Options struct {
@@ -44,7 +49,8 @@ type Options struct {
 	TmpBytes    int64
 	UID, GID    int              // the connector's uid/gid (0 = 65534); see limits/tenant
 	Files       []container.File // extra read-only files, e.g. secrets at /run/secrets/NAME
-	Workdir     string           // writable per-run working directory on the host ("" = none)
+	Workdir     string           // writable per-run working directory on the host ("" = a private tmpfs of WorkBytes)
+	WorkBytes   int64            // size of that tmpfs; 0 = container.DefaultWorkBytes
 	KeepWorkdir bool             // if the runner dies, leave Workdir for inspection
 	// SeccompUnconfined turns the default seccomp allowlist off.
 	SeccompUnconfined bool
@@ -69,10 +75,13 @@ type Options struct {
 	Progress    bool // a live progress line on Stderr (callers check for a TTY)
 	Quiet       bool // no summary lines
 
-	Stdin   *os.File
-	Stdout  io.Writer
-	Stderr  *os.File
-	Signals <-chan os.Signal // SIGINT/SIGTERM delivered to the runner
+	// Stdin is copied into the connector's stdin; nil means /dev/null. The
+	// container never gets the caller's own descriptors (see container.IO).
+	Stdin     io.Reader
+	StderrCap int64 // connector stderr copied per container; 0 = container.DefaultStderrCap
+	Stdout    io.Writer
+	Stderr    *os.File
+	Signals   <-chan os.Signal // SIGINT/SIGTERM delivered to the runner
 
 	// Admit, if set, reserves memory for an attempt before its container
 	// starts (the machine-wide budget). release is called the moment the
@@ -151,8 +160,8 @@ func Run(ctx context.Context, o Options) *Result {
 	// Temp files a killed runner left beside the report and metrics.
 	for _, p := range []string{o.ReportPath, o.MetricsPath} {
 		if p != "" {
-			if d, err := openDirNoFollow(filepath.Dir(p)); err == nil {
-				sweepTemps(d, tempPrefix(p))
+			if d, err := hostfs.OpenDir(filepath.Dir(p)); err == nil {
+				sweepTemps(d.File(), tempPrefix(p))
 				d.Close()
 			}
 		}
@@ -192,6 +201,12 @@ func Run(ctx context.Context, o Options) *Result {
 		last = a
 		totals.add(a.stats)
 		rep.QueuedSeconds += a.queued.Seconds()
+		rep.ConnectorStderr.CopiedBytes += a.stderr.Copied
+		rep.ConnectorStderr.DroppedBytes += a.stderr.Dropped
+		if a.target != nil {
+			rep.ConnectorStderr.CopiedBytes += a.target.stderr.Copied
+			rep.ConnectorStderr.DroppedBytes += a.target.stderr.Dropped
+		}
 		at := report.Attempt{Attempt: n, LimitBytes: limit, PeakBytes: a.peak(), Outcome: a.outcome, ExitCode: a.exitCode,
 			StartedAt: a.started.UTC(), DurationSeconds: a.ended.Sub(a.started).Seconds(), FailedIn: a.failedIn,
 			OOMKills: a.last.OOMKills}
@@ -327,12 +342,7 @@ func usesPlaceholder(cmd []string, ph string) bool {
 // symlink in its last component (the runner is root; the path may be one a
 // tenant can write).
 func readInput(path string) ([]byte, error) {
-	dir, err := openDirNoFollow(filepath.Dir(path))
-	if err != nil {
-		return nil, err
-	}
-	defer dir.Close()
-	return readNoFollow(dir, filepath.Base(path))
+	return hostfs.ReadFile(path, maxConfig)
 }
 
 func (r *Result) fail(o report.Outcome, err error) {

@@ -24,6 +24,12 @@
 // would let a steady stream of small runs starve a big one forever; FIFO
 // bounds every run's wait by the runs ahead of it.
 //
+// A tenant share (SetTenantBudget) caps what one tenant's running entries
+// reserve together. An entry over its tenant's share waits for that
+// tenant's own runs and is passed over meanwhile: it is not the head of the
+// machine's queue, so one tenant's OOM storm (retries reserving ever more)
+// cannot make every other tenant wait or be refused.
+//
 // Each entry is admitted against its own owner's budget and slot count, so
 // the outcome does not depend on which process happens to update the ledger;
 // runs on one machine should nevertheless pass the same numbers.
@@ -75,6 +81,18 @@ type Ledger struct {
 	dir           string
 	total         int64
 	maxConcurrent int
+	tenantBudget  int64 // 0: no per-tenant share
+}
+
+// SetTenantBudget caps the memory one tenant's running entries may hold
+// together (0: no cap). Set it before Acquire.
+func (l *Ledger) SetTenantBudget(bytes int64) error {
+	if bytes < 0 || bytes > l.total {
+		return fmt.Errorf("tenant memory budget %s must be between 0 and the host memory budget %s",
+			limits.FormatSize(bytes), limits.FormatSize(l.total))
+	}
+	l.tenantBudget = bytes
+	return nil
 }
 
 // Request describes the run asking for memory.
@@ -192,6 +210,10 @@ func (l *Ledger) Acquire(ctx context.Context, req Request, opt AcquireOptions) (
 	if req.Bytes > l.total {
 		return nil, fmt.Errorf("run %s: memory limit %s is larger than the whole host memory budget %s; lower the limit or raise --host-memory-budget: %w",
 			req.RunID, limits.FormatSize(req.Bytes), limits.FormatSize(l.total), ErrTooLarge)
+	}
+	if l.tenantBudget > 0 && req.Bytes > l.tenantBudget {
+		return nil, fmt.Errorf("run %s: memory limit %s is larger than tenant %q's share of the host memory budget %s: %w",
+			req.RunID, limits.FormatSize(req.Bytes), req.Tenant, limits.FormatSize(l.tenantBudget), ErrTooLarge)
 	}
 	if req.PID == 0 {
 		req.PID = os.Getpid()

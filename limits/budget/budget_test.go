@@ -552,3 +552,62 @@ func TestDefaultBudget(t *testing.T) {
 		t.Errorf("DefaultBudget() = %d on a machine with %d", got, mem)
 	}
 }
+
+// One tenant's OOM storm (retries reserving more and more) used to take
+// the whole budget and put every other tenant behind it. With a tenant
+// share, the storm's extra request waits for its own runs, and another
+// tenant's run starts at once.
+func TestTenantShareKeepsOneTenantFromRefusingTheOthers(t *testing.T) {
+	l := open(t, t.TempDir(), 1024*mib, 0)
+	if err := l.SetTenantBudget(512 * mib); err != nil {
+		t.Fatal(err)
+	}
+	storm, err := l.Acquire(context.Background(), Request{RunID: "storm-a1", Tenant: "storm", Bytes: 512 * mib}, AcquireOptions{NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer storm.Release()
+	// The storm's retry asks for more: over its share, it waits.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	queued := make(chan struct{})
+	var once sync.Once
+	retry := make(chan error, 1)
+	go func() {
+		r, err := l.Acquire(ctx, Request{RunID: "storm-a2", Tenant: "storm", Bytes: 384 * mib},
+			AcquireOptions{OnWait: func(Waiting) { once.Do(func() { close(queued) }) }})
+		if r != nil {
+			r.Release()
+		}
+		retry <- err
+	}()
+	select {
+	case <-queued:
+	case err := <-retry:
+		t.Fatalf("the storm's retry was admitted beyond its tenant share (err %v)", err)
+	}
+	// Another tenant, arriving after the storm's retry, fits the machine: it starts now.
+	calm, err := l.Acquire(context.Background(), Request{RunID: "calm", Tenant: "calm", Bytes: 384 * mib}, AcquireOptions{NoWait: true})
+	if err != nil {
+		t.Fatalf("another tenant was refused behind the storm: %v", err)
+	}
+	calm.Release()
+	// A request larger than the share can never run.
+	if _, err := l.Acquire(context.Background(), Request{RunID: "storm-big", Tenant: "storm", Bytes: 600 * mib},
+		AcquireOptions{NoWait: true}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "share") {
+		t.Errorf("over the tenant share: %v, want ErrTooLarge naming the share", err)
+	}
+	// The storm's retry starts once its own first attempt is gone.
+	storm.Release()
+	select {
+	case err := <-retry:
+		if err != nil {
+			t.Errorf("the storm's retry: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the storm's retry was not admitted after its first attempt ended")
+	}
+	if err := l.SetTenantBudget(2048 * mib); err == nil {
+		t.Error("a tenant share above the host budget was accepted")
+	}
+}

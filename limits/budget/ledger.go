@@ -36,6 +36,7 @@ type record struct {
 	Arrived       time.Time `json:"arrived"`
 	Admitted      time.Time `json:"admitted,omitzero"`
 	Budget        int64     `json:"budget"`
+	TenantBudget  int64     `json:"tenant_budget,omitempty"`
 	MaxConcurrent int       `json:"max_concurrent,omitempty"`
 	Lock          string    `json:"lock"`
 }
@@ -243,16 +244,26 @@ func (s *session) usage() (reserved int64, running int) {
 func (s *session) admit(now time.Time) {
 	slices.SortFunc(s.data.Entries, func(a, b record) int { return cmpUint(a.Ticket, b.Ticket) })
 	reserved, running := s.usage()
+	byTenant := map[string]int64{}
+	for _, r := range s.data.Entries {
+		if r.State == StateRunning {
+			byTenant[r.Tenant] += r.Bytes
+		}
+	}
 	for i := range s.data.Entries {
 		r := &s.data.Entries[i]
 		if r.State != StateQueued {
 			continue
+		}
+		if r.TenantBudget > 0 && byTenant[r.Tenant]+r.Bytes > r.TenantBudget {
+			continue // waits for its own tenant's runs, not in everyone's way
 		}
 		if reserved+r.Bytes > r.Budget || (r.MaxConcurrent > 0 && running >= r.MaxConcurrent) {
 			return
 		}
 		r.State, r.Admitted = StateRunning, now
 		reserved += r.Bytes
+		byTenant[r.Tenant] += r.Bytes
 		running++
 		s.dirty = true
 	}
@@ -343,7 +354,8 @@ func (l *Ledger) enqueue(req Request) (*Reservation, Waiting, error) {
 	s.data.NextTicket++
 	s.data.Entries = append(s.data.Entries, record{
 		Ticket: ticket, RunID: req.RunID, Name: req.Name, Tenant: req.Tenant, State: StateQueued,
-		Bytes: req.Bytes, PID: req.PID, Arrived: now, Budget: l.total, MaxConcurrent: l.maxConcurrent, Lock: lockName,
+		Bytes: req.Bytes, PID: req.PID, Arrived: now, Budget: l.total, TenantBudget: l.tenantBudget,
+		MaxConcurrent: l.maxConcurrent, Lock: lockName,
 	})
 	s.dirty = true
 	s.admit(now)

@@ -24,7 +24,7 @@ func BenchmarkStartToExit(b *testing.B) {
 	for i := 0; i < b.N*n; i++ {
 		t0 := time.Now()
 		c, err := Start(Paths{Root: root}, Spec{ID: fmt.Sprintf("bench%d", i), Args: []string{"/bin/true"},
-			Env: []string{"PATH=" + DefaultPath}, MemoryBytes: 64 << 20}, nil, nil)
+			Env: []string{"PATH=" + DefaultPath}, MemoryBytes: 64 << 20}, IO{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
+
+	"syncbox/run/hostfs"
 )
 
 // Leftover is something Cleanup removed.
@@ -131,8 +133,9 @@ func reclaim(p Paths, id string) ([]Leftover, error) {
 	if b, err := os.ReadFile(filepath.Join(p.runDir(id), workdirRecord)); err == nil {
 		if wd := string(b); filepath.IsAbs(wd) {
 			if _, err := os.Lstat(wd); err == nil {
-				// RemoveAll does not follow symlinks the connector left.
-				if err := os.RemoveAll(wd); err != nil {
+				// Whatever shape the connector gave it: no symlink followed,
+				// no depth too great.
+				if err := hostfs.RemoveAll(wd); err != nil {
 					errs = append(errs, fmt.Errorf("remove workdir: %w", err))
 				} else {
 					out = append(out, Leftover{RunID: id, What: "workdir " + wd})

@@ -32,13 +32,18 @@ func ParseNetwork(s string) (Network, error) {
 
 // Defaults for what a Spec leaves zero.
 const (
-	DefaultPids     = 512
+	DefaultPids     = 256 // with nofile, bounded by the host's file table (hostlimits.go)
 	DefaultTmpBytes = 64 << 20
 	DefaultUID      = 65534
 	DefaultHostname = "syncbox"
-	nofileLimit     = 4096
-	cgroupPrefix    = "syncbox-"
-	cpuPeriodMicros = 100000
+	nofileLimit     = 1024
+	// DefaultCPUShares is every run's CPU weight (cgroup v1 cpu.shares; v2
+	// cpu.weight 100 by libcontainer's conversion): each run weighs as much
+	// as another however many processes it starts, so a run of 100 busy
+	// workers cannot starve one of a single process.
+	DefaultCPUShares = 1024
+	cgroupPrefix     = "syncbox-"
+	cpuPeriodMicros  = 100000
 )
 
 // File is content the runner places inside the container read-only, owned
@@ -66,7 +71,10 @@ type Spec struct {
 	TmpBytes    int64 // size of the private /tmp and /dev/shm tmpfs
 	Cwd         string
 	Files       []File // small files staged by the runner and bound read-only
-	Workdir     string // host dir bound read-write at WorkdirPath and used as cwd ("" = none, cwd /tmp)
+	Workdir     string // host dir bound read-write at WorkdirPath and used as cwd ("" = a private tmpfs there)
+	// WorkBytes bounds the private tmpfs workdir used when Workdir is ""
+	// (0 = DefaultWorkBytes); see workdirMount.
+	WorkBytes int64
 	// WorkdirOwned says the run owns Workdir: if its runner dies, Cleanup
 	// removes it with the rest (the runner removes it itself otherwise).
 	WorkdirOwned bool
@@ -108,11 +116,11 @@ func (s *Spec) normalize() error {
 	if s.TmpBytes == 0 {
 		s.TmpBytes = DefaultTmpBytes
 	}
+	if s.WorkBytes == 0 {
+		s.WorkBytes = DefaultWorkBytes
+	}
 	if s.Cwd == "" {
-		s.Cwd = "/tmp"
-		if s.Workdir != "" {
-			s.Cwd = WorkdirPath
-		}
+		s.Cwd = WorkdirPath
 	}
 	if err := checkWorkdir(s); err != nil {
 		return err
@@ -174,6 +182,7 @@ func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
 	res := &cgroups.Resources{
 		PidsLimit: &s.Pids,
 		Devices:   rules,
+		CpuShares: DefaultCPUShares,
 	}
 	if s.MemoryBytes > 0 {
 		res.Memory = s.MemoryBytes
@@ -201,7 +210,7 @@ func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
 		ParentDeathSignal: int(unix.SIGKILL),
 		Seccomp:           seccompConfig(s),
 		Rlimits: []configs.Rlimit{
-			{Type: unix.RLIMIT_NOFILE, Hard: nofileLimit, Soft: nofileLimit},
+			{Type: unix.RLIMIT_NOFILE, Hard: nofileFor(s.Pids), Soft: nofileFor(s.Pids)},
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
 		},
 		Cgroups: &cgroups.Cgroup{

@@ -67,6 +67,7 @@ func (e Exit) String() string {
 type Container struct {
 	ID     string
 	Stdout *os.File // the read end of the connector's stdout
+	Stdin  *os.File // the write end of its stdin, when IO.StdinPipe (close it for EOF)
 
 	paths  Paths
 	runDir string
@@ -74,6 +75,8 @@ type Container struct {
 	lc     *libcontainer.Container
 	proc   *libcontainer.Process
 	cg     map[string]string
+	stdio  *stdio
+	pinned *pinnedSources
 
 	cgClaimed bool // claimCgroup2 counted this container
 
@@ -85,10 +88,10 @@ type Container struct {
 	destroyErr  error
 }
 
-// Start creates the container for s and starts its command. stdin is
-// forwarded (nil means /dev/null); stderr receives the connector's stderr.
+// Start creates the container for s and starts its command, with its
+// stdin and stderr connected as io says (stdout is Container.Stdout).
 // On error everything created so far is removed again.
-func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retErr error) {
+func Start(p Paths, s Spec, io IO) (_ *Container, retErr error) {
 	if err := s.normalize(); err != nil {
 		return nil, &SetupError{Op: "spec", Err: err}
 	}
@@ -123,7 +126,13 @@ func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retE
 	if err := os.MkdirAll(p.lcRoot(), 0o700); err != nil {
 		return c, &SetupError{Op: "state dir", Err: err}
 	}
-	lc, err := libcontainer.Create(p.lcRoot(), s.ID, libcontainerConfig(&s, rootfs))
+	cfg := libcontainerConfig(&s, rootfs)
+	pinned, err := pinBindSources(cfg)
+	if err != nil {
+		return c, &SetupError{Op: "bind", Err: err}
+	}
+	c.pinned = pinned
+	lc, err := libcontainer.Create(p.lcRoot(), s.ID, cfg)
 	if err != nil {
 		return c, &SetupError{Op: "create container", Err: err}
 	}
@@ -138,35 +147,28 @@ func Start(p Paths, s Spec, stdin *os.File, stderr *os.File) (_ *Container, retE
 	// between connector and runner on a busy 2-core host. Best effort: an
 	// unprivileged limit (fs.pipe-max-size) just leaves the default.
 	_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, stdoutPipeSize)
-	// libcontainer hands the connector real fds: stand in /dev/null.
-	if stdin == nil || stderr == nil {
-		devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-		if err != nil {
-			return c, &SetupError{Op: "stdio", Err: err}
-		}
-		defer devnull.Close()
-		if stdin == nil {
-			stdin = devnull
-		}
-		if stderr == nil {
-			stderr = devnull
-		}
+	if c.stdio, err = openStdio(io); err != nil {
+		w.Close()
+		return c, &SetupError{Op: "stdio", Err: err}
 	}
+	c.Stdin = c.stdio.stdinW
 	c.proc = &libcontainer.Process{
 		Args:   s.Args,
 		Env:    s.Env,
 		UID:    s.UID,
 		GID:    s.GID,
 		Cwd:    s.Cwd,
-		Stdin:  stdin,
+		Stdin:  c.stdio.child[0],
 		Stdout: w,
-		Stderr: stderr,
+		Stderr: c.stdio.child[2],
 		Init:   true,
 	}
 	started := make(chan error, 1)
 	go c.runAndWait(started)
 	err = <-started
-	w.Close() // the connector holds its own copy; EOF comes when it exits
+	// The connector holds its own copies; EOF comes when it exits.
+	w.Close()
+	c.stdio.closeChild()
 	if err != nil {
 		return c, &SetupError{Op: "start", Err: err}
 	}
@@ -189,7 +191,20 @@ func (c *Container) runAndWait(started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer close(c.waited)
-	if err := c.lc.Run(c.proc); err != nil {
+	// Start stops the init at its exec fifo, mounts done: the binds are
+	// checked before the connector runs (bindsrc.go).
+	err := c.lc.Start(c.proc)
+	if err == nil {
+		pid, _ := c.proc.Pid()
+		if err = c.pinned.verify(pid); err != nil {
+			_ = c.lc.Signal(unix.SIGKILL)
+			_, _ = c.proc.Wait()
+		}
+	}
+	if err == nil {
+		err = c.lc.Exec()
+	}
+	if err != nil {
 		c.werr = err
 		started <- err
 		return
@@ -212,10 +227,23 @@ func (c *Container) runAndWait(started chan<- error) {
 // Done is closed when the connector has exited.
 func (c *Container) Done() <-chan struct{} { return c.waited }
 
-// Wait blocks until the connector exits and says how.
+// Wait blocks until the connector exits and its stderr has been copied,
+// and says how it ended.
 func (c *Container) Wait() (Exit, error) {
 	<-c.waited
+	if c.stdio != nil {
+		c.stdio.drain(stderrDrainTimeout)
+	}
 	return c.exit, c.werr
+}
+
+// StderrStats says how much of the connector's stderr was copied and
+// dropped; final once Wait has returned.
+func (c *Container) StderrStats() StderrStats {
+	if c.stdio == nil {
+		return StderrStats{}
+	}
+	return c.stdio.stderrStats()
 }
 
 // Pid is the connector's pid in the host's pid namespace.
@@ -270,6 +298,10 @@ func (c *Container) Destroy() error {
 		}
 		if c.Stdout != nil {
 			c.Stdout.Close()
+		}
+		if c.stdio != nil {
+			c.stdio.closeChild()
+			c.stdio.closeOwn()
 		}
 		if err := removeRunDir(c.runDir); err != nil {
 			errs = append(errs, err)

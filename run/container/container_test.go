@@ -44,17 +44,11 @@ func runIn(t *testing.T, root string, s Spec) ran {
 	if s.Env == nil {
 		s.Env = []string{"PATH=" + DefaultPath}
 	}
-	errR, errW, _ := os.Pipe()
-	c, err := Start(Paths{Root: root}, s, nil, errW)
-	errW.Close()
+	var errBuf bytes.Buffer
+	c, err := Start(Paths{Root: root}, s, IO{Stderr: &errBuf})
 	if err != nil {
-		errR.Close()
 		t.Fatalf("start %v: %v", s.Args, err)
 	}
-	var errBuf bytes.Buffer
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); io.Copy(&errBuf, errR) }()
 	out, _ := io.ReadAll(c.Stdout)
 	exit, err := c.Wait()
 	if err != nil {
@@ -64,8 +58,6 @@ func runIn(t *testing.T, root string, s Spec) ran {
 	if err := c.Destroy(); err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
-	wg.Wait()
-	errR.Close()
 	return ran{id: s.ID, exit: exit, stdout: string(out), stderr: errBuf.String(), cg: cg}
 }
 
@@ -199,7 +191,7 @@ func TestPidsLimitContainsAForkBomb(t *testing.T) {
 	id := fmt.Sprintf("bomb%d", os.Getpid())
 	// The classic bomb; PID 1 only waits (a builtin: it needs no fork).
 	c, err := Start(Paths{Root: root}, Spec{ID: id, Args: []string{"/bin/sh", "-c", "bomb() { while :; do bomb & bomb & wait; done; }; bomb"},
-		Pids: 32, CPUs: 0.5, Env: []string{"PATH=" + DefaultPath}}, nil, nil)
+		Pids: 32, CPUs: 0.5, Env: []string{"PATH=" + DefaultPath}}, IO{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +235,7 @@ func TestCleanupReclaimsARunWhoseRunnerDied(t *testing.T) {
 	testenv.RequireRoot(t)
 	root := t.TempDir()
 	id := fmt.Sprintf("dead%d", os.Getpid())
-	c, err := Start(Paths{Root: root}, Spec{ID: id, Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath}}, nil, nil)
+	c, err := Start(Paths{Root: root}, Spec{ID: id, Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath}}, IO{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,11 +263,11 @@ func TestCleanupReclaimsARunWhoseRunnerDied(t *testing.T) {
 func TestSetupFailureCleansUp(t *testing.T) {
 	testenv.RequireRoot(t)
 	root := t.TempDir()
-	_, err := Start(Paths{Root: root}, Spec{ID: "bad1", Args: []string{"/nonexistent/tap"}}, nil, nil)
+	_, err := Start(Paths{Root: root}, Spec{ID: "bad1", Args: []string{"/nonexistent/tap"}}, IO{})
 	if err == nil {
 		t.Fatal("start of a missing command succeeded")
 	}
-	_, err = Start(Paths{Root: root}, Spec{ID: "bad2", Args: []string{"/bin/true"}, Binds: []Bind{{Source: "/nonexistent", Destination: "/x"}}}, nil, nil)
+	_, err = Start(Paths{Root: root}, Spec{ID: "bad2", Args: []string{"/bin/true"}, Binds: []Bind{{Source: "/nonexistent", Destination: "/x"}}}, IO{})
 	if err == nil {
 		t.Fatal("bind of a missing source succeeded")
 	}

@@ -2,14 +2,18 @@
 // runc's libcontainer and removes every trace of it afterwards.
 //
 // One file per isolation concern, so the file list reads like the feature
-// list: rootfs.go decides what of the host filesystem is visible, config.go
-// the namespaces, capabilities, rlimits and cgroup resources, seccomp.go the
-// syscall allowlist, container.go the process lifecycle, cleanup.go the
-// recovery of runs whose runner died, interp.go what an interpreted
-// command (#!, virtualenv, node_modules) needs from the host, cgroupfs.go
-// the container's read-only view of its own cgroup, cgroup2.go keeping v2
-// cgroups inside the runner's own, rwbind.go the ownership rule of
-// writable binds. escape_test.go attacks all of it.
+// list: rootfs.go decides what of the host filesystem is visible (and the
+// size-limited tmpfs workdir), bindsrc.go pins bind sources so a swapped
+// path cannot redirect a mount, config.go the namespaces, capabilities,
+// rlimits and cgroup resources, hostlimits.go the share of host-wide tables
+// (open files) one run may take, seccomp.go the syscall allowlist, stdio.go
+// the runner-owned pipes the connector gets instead of the caller's stdio,
+// container.go the process lifecycle, cleanup.go the recovery of runs whose
+// runner died, interp.go what an interpreted command (#!, virtualenv,
+// node_modules) needs from the host, cgroupfs.go the container's read-only
+// view of its own cgroup, cgroup2.go keeping v2 cgroups inside the runner's
+// own, rwbind.go the ownership rule of writable binds. escape*_test.go
+// attack all of it.
 //
 // The package knows nothing about flags, records or reports: it takes a Spec
 // and gives back an exit status and the cgroup paths to read figures from.

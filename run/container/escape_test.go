@@ -42,7 +42,7 @@ func parseAttempts(out string) map[string]string {
 func neighbour(t *testing.T, root string, uid int) *Container {
 	t.Helper()
 	c, err := Start(Paths{Root: root}, Spec{ID: fmt.Sprintf("nb%d-%d", os.Getpid(), time.Now().UnixNano()),
-		Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath}, UID: uid}, nil, nil)
+		Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath}, UID: uid}, IO{})
 	if err != nil {
 		t.Fatalf("start neighbour: %v", err)
 	}
@@ -105,6 +105,8 @@ func TestEscapeSyscallsAreRefused(t *testing.T) {
 		"sethostname":       {"EPERM", "EPERM"},
 		"personality":       {"EPERM", "ALLOWED"},
 		"io_uring_setup":    {"EPERM", "ALLOWED"},
+		"io_setup":          {"ENOSYS", "ALLOWED"}, // only the filter stands before fs.aio-max-nr
+		"io_submit":         {"ENOSYS", "EINVAL"},
 		"socket-vsock":      {"EPERM", ""}, // unconfined: whatever this host's vsock support says
 	}
 	// Controls: the filter must not break what connectors legitimately do.
@@ -181,7 +183,7 @@ func TestEscapeFilesystemAndTenantsAreRefused(t *testing.T) {
 	}
 	holder, err := Start(Paths{Root: root}, Spec{ID: fmt.Sprintf("sec%d", os.Getpid()), UID: uidA,
 		Args: []string{"/bin/sleep", "60"}, Env: []string{"PATH=" + DefaultPath},
-		Files: []File{{Destination: "/run/secrets/token", Content: []byte("a-secret")}}}, nil, nil)
+		Files: []File{{Destination: "/run/secrets/token", Content: []byte("a-secret")}}}, IO{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,18 +272,22 @@ probe raise-nofile-limit sh -c 'ulimit -n 65536'
 func TestEscapeSymlinkedBindSourceIsRefused(t *testing.T) {
 	testenv.RequireRoot(t)
 	root := t.TempDir()
-	link := filepath.Join(t.TempDir(), "export")
+	// Planted by a tenant, in a directory the tenant owns.
+	dir := t.TempDir()
+	os.Chown(dir, tenant.UID("escape-a"), tenant.UID("escape-a"))
+	link := filepath.Join(dir, "export")
 	if err := os.Symlink("/etc", link); err != nil {
 		t.Fatal(err)
 	}
+	os.Lchown(link, tenant.UID("escape-a"), tenant.UID("escape-a"))
 	_, err := Start(Paths{Root: root}, Spec{ID: "symbind", Args: []string{"/bin/true"},
-		Binds: []Bind{{Source: link, Destination: "/data", Writable: true}}}, nil, nil)
+		Binds: []Bind{{Source: link, Destination: "/data", Writable: true}}}, IO{})
 	if err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("a symlinked bind source was accepted: %v", err)
 	}
 	// A symlink in the middle of the path too: /tmp/x/link/sub.
 	_, err = Start(Paths{Root: root}, Spec{ID: "symbind2", Args: []string{"/bin/true"},
-		Binds: []Bind{{Source: filepath.Join(link, "ssl"), Destination: "/data"}}}, nil, nil)
+		Binds: []Bind{{Source: filepath.Join(link, "ssl"), Destination: "/data"}}}, IO{})
 	if err == nil {
 		t.Fatal("a bind source below a symlink was accepted")
 	}
@@ -324,7 +330,7 @@ probe secret-in-env sh -c 'tr "\0" "\n" < /proc/self/environ | grep -q s3cret'
 func startTrue(b *testing.B, root string, i int, unconfined bool) time.Duration {
 	t0 := time.Now()
 	c, err := Start(Paths{Root: root}, Spec{ID: fmt.Sprintf("b%d-%d", os.Getpid(), i), Args: []string{"/bin/true"},
-		Env: []string{"PATH=" + DefaultPath}, SeccompUnconfined: unconfined}, nil, nil)
+		Env: []string{"PATH=" + DefaultPath}, SeccompUnconfined: unconfined}, IO{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -387,7 +393,7 @@ func TestSeccompAllowlistLeavesOutDangerousCalls(t *testing.T) {
 		"process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "perf_event_open", "init_module",
 		"finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff",
 		"userfaultfd", "open_by_handle_at", "syslog", "acct", "settimeofday", "clock_settime", "iopl", "ioperm",
-		"io_uring_setup", "sethostname", "setdomainname", "quotactl", "vhangup", "lookup_dcookie"} {
+		"io_uring_setup", "io_setup", "io_submit", "io_getevents", "sethostname", "setdomainname", "quotactl", "vhangup", "lookup_dcookie"} {
 		if slices.Contains(allowedSyscalls, name) {
 			t.Errorf("%s is on the allowlist", name)
 		}

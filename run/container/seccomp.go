@@ -20,7 +20,8 @@ import (
 // bpf, perf_event_open, ptrace and the cross-process memory and fd calls
 // (process_vm_readv/writev, kcmp, pidfd_getfd), kernel modules, kexec,
 // reboot, swapon/swapoff, userfaultfd, open_by_handle_at, syslog, acct,
-// settimeofday, clock_settime, iopl, ioperm, io_uring, sethostname,
+// settimeofday, clock_settime, iopl, ioperm, io_uring, kernel AIO (below),
+// sethostname,
 // quotactl, vhangup, the NUMA policy calls. Most of these need a capability
 // a connector never has; the filter refuses them before the kernel's
 // permission checks run, so a kernel bug behind those checks is out of
@@ -43,8 +44,8 @@ var allowedSyscalls = []string{
 	"getpriority", "getrandom", "getresgid", "getresuid", "getrlimit", "getrusage",
 	"getsid", "getsockname", "getsockopt", "gettid", "gettimeofday", "getuid",
 	"getxattr", "inotify_add_watch", "inotify_init", "inotify_init1",
-	"inotify_rm_watch", "io_cancel", "io_destroy", "io_getevents", "io_pgetevents",
-	"io_setup", "io_submit", "ioctl", "ioprio_get", "ioprio_set", "kill",
+	"inotify_rm_watch",
+	"ioctl", "ioprio_get", "ioprio_set", "kill",
 	"landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self",
 	"lchown", "lgetxattr", "link", "linkat", "listen", "listxattr", "llistxattr",
 	"lremovexattr", "lseek", "lsetxattr", "lstat", "madvise", "map_shadow_stack",
@@ -107,6 +108,13 @@ func seccompConfig(s *Spec) *configs.Seccomp {
 	// clone3 passes its flags in memory, out of the filter's sight: answer
 	// ENOSYS so glibc falls back to clone, where the flags are checked.
 	rules = append(rules, &configs.Syscall{Name: "clone3", Action: configs.Errno, ErrnoRet: &enosys})
+	// Kernel AIO (io_setup and the rest): its contexts come from the
+	// host-wide fs.aio-max-nr, which one connector could exhaust for every
+	// process on the host, root's included; no cgroup bounds it. ENOSYS,
+	// so libaio users fall back to synchronous I/O as on a kernel without it.
+	for _, name := range []string{"io_setup", "io_submit", "io_cancel", "io_destroy", "io_getevents", "io_pgetevents"} {
+		rules = append(rules, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &enosys})
+	}
 	// Sockets of every family but vsock (a channel to the hypervisor).
 	allowIf("socket", &configs.Arg{Index: 0, Value: unix.AF_VSOCK, Op: configs.NotEqualTo})
 	// personality: only the harmless personas Docker allows, and queries.

@@ -155,7 +155,7 @@ func TestPostgresToPostgresWithGiantValuesAndOOM(t *testing.T) {
 	}
 	targetArgs := func(reportPath string) []string {
 		return []string{"run", "--name", "target-postgres", "--network", "none", "--bind", pg.SockDir,
-			"--memory", "256MiB", "--report", reportPath,
+			"--memory", "256MiB", "--report", reportPath, "--stdin",
 			"--", targetBin, "--host", pg.SockDir, "--dbname", "warehouse", "--table", "dst", "--batch", "500"}
 	}
 

@@ -49,6 +49,9 @@ type Report struct {
 	Records    Records `json:"records"`
 	State      *State  `json:"state,omitempty"`
 	Runner     Runner  `json:"runner"`
+	// ConnectorStderr is how much the connector wrote to stderr over all
+	// attempts: the runner copies at most a cap per container, then counts.
+	ConnectorStderr StderrBytes `json:"connector_stderr"`
 
 	// Target is the loading side of a pipeline run (syncbox run --target).
 	Target *Target `json:"target,omitempty"`
@@ -77,6 +80,12 @@ type Target struct {
 	UnmatchedStates int64  `json:"unmatched_states,omitempty"`
 	OutputLines     int64  `json:"output_lines"`
 	Error           string `json:"error,omitempty"` // an Airbyte TRACE ERROR it printed
+}
+
+// StderrBytes counts the connector's stderr as it wrote it.
+type StderrBytes struct {
+	CopiedBytes  int64 `json:"copied_bytes"`
+	DroppedBytes int64 `json:"dropped_bytes"` // beyond the cap: counted, not copied
 }
 
 // Memory is the connector container's memory over the run.

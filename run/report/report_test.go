@@ -92,7 +92,8 @@ func TestReportJSONFieldNames(t *testing.T) {
 	}
 	check("report", m, "schema_version", "run_id", "name", "tenant", "command", "started_at", "ended_at",
 		"duration_seconds", "queued_seconds", "outcome", "exit_code", "connector_exit_code", "connector_signal",
-		"error", "memory", "pids", "cpu_seconds", "records", "state", "runner", "attempts", "oom")
+		"error", "memory", "pids", "cpu_seconds", "records", "state", "runner", "attempts", "oom", "connector_stderr")
+	check("connector_stderr", m["connector_stderr"], "copied_bytes", "dropped_bytes")
 	mem := m["memory"].(map[string]any)
 	check("memory", mem, "limit_bytes", "peak_bytes", "at_end", "oom_kills", "timeline")
 	check("memory.at_end", mem["at_end"], "rss", "cache", "kernel", "swap")

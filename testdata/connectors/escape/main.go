@@ -137,6 +137,20 @@ func main() {
 		closeOK(int(fd), errnoErr(e))
 		return errnoErr(e)
 	})
+	// Kernel AIO contexts count against the host-wide fs.aio-max-nr: a
+	// connector taking them all made a root host process's io_setup fail.
+	try("io_setup", func() error {
+		var ctx uint64
+		_, _, e := unix.Syscall(unix.SYS_IO_SETUP, 1, uintptr(unsafe.Pointer(&ctx)), 0)
+		if e == 0 {
+			unix.Syscall(unix.SYS_IO_DESTROY, uintptr(ctx), 0, 0)
+		}
+		return errnoErr(e)
+	})
+	try("io_submit", func() error {
+		_, _, e := unix.Syscall(unix.SYS_IO_SUBMIT, 0, 0, 0) // ctx 0: the kernel says EINVAL, a filter ENOSYS
+		return errnoErr(e)
+	})
 	try("socket-vsock", func() error {
 		fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM, 0)
 		closeOK(fd, err)

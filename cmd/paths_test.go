@@ -1,0 +1,80 @@
+package cmd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"syncbox/limits/tenant"
+	"syncbox/testdata/testenv"
+)
+
+// The attack from issue 12: links planted where a tenant can write, at
+// every path the root runner reads or writes for a run. None may make
+// root read another file for the tenant or write into one.
+func TestEscapePlantedLinksAtInputAndOutputPaths(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	uid := tenant.UID("default")
+	private := t.TempDir() // root's, 0700
+	victim := filepath.Join(private, "bashrc")
+	os.WriteFile(victim, []byte("# root's shell rc\n"), 0o644)
+	secret := filepath.Join(private, "shadow")
+	os.WriteFile(secret, []byte("root secret\n"), 0o600)
+
+	out := filepath.Join(t.TempDir(), "out") // the tenant's directory
+	os.Mkdir(out, 0o755)
+	os.Chown(out, uid, uid)
+	plant := func(name, target string) string {
+		p := filepath.Join(out, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		os.Lchown(p, uid, uid)
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"flags file", []string{"--flags-file", plant("flags.jsonl", victim)}},
+		{"config", []string{"--config", plant("config.json", secret)}},
+		{"secret", []string{"--secret", "db=" + plant("token", secret)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string{"run", "--protocol", "raw"}, c.args...), "--", "/bin/cat", "/run/syncbox/config.json", "/run/secrets/db")
+			stdout, stderr, code := runSB(t, root, "", args...)
+			if code != 2 || !strings.Contains(stderr, "symlink") {
+				t.Errorf("exit %d, stderr %q: want a usage error about the symlink", code, stderr)
+			}
+			if strings.Contains(stdout, "root secret") {
+				t.Errorf("root read the secret for the tenant: %q", stdout)
+			}
+		})
+	}
+
+	// Outputs written by replacing: the link is replaced, never followed;
+	// a linked parent directory is refused.
+	report, metrics := plant("report.json", victim), plant("metrics.prom", victim)
+	plant("sub", private)
+	_, stderr, code := runSB(t, root, "", "run", "-q", "--report", report, "--metrics-file", metrics, "--", "/bin/true")
+	if code != 0 {
+		t.Errorf("run with planted report links: exit %d: %s", code, stderr)
+	}
+	for _, p := range []string{report, metrics} {
+		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s: %v %v, want the runner's own regular file", p, fi, err)
+		}
+	}
+	_, stderr, _ = runSB(t, root, "", "run", "-q", "--report", filepath.Join(out, "sub", "report.json"), "--", "/bin/true")
+	if _, err := os.Lstat(filepath.Join(private, "report.json")); err == nil {
+		t.Errorf("the report went through a planted directory link into %s", private)
+	}
+	if !strings.Contains(stderr, "symlink") {
+		t.Errorf("no error about the linked report directory: %q", stderr)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "# root's shell rc\n" {
+		t.Errorf("the victim file changed: %q", b)
+	}
+}
