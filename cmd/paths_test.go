@@ -43,7 +43,11 @@ func TestEscapePlantedLinksAtInputAndOutputPaths(t *testing.T) {
 		{"secret", []string{"--secret", "db=" + plant("token", secret)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			args := append(append([]string{"run", "--protocol", "raw"}, c.args...), "--", "/bin/cat", "/run/syncbox/config.json", "/run/secrets/db")
+			proto := "raw" // --flags-file needs a scanned stream
+			if c.name == "flags file" {
+				proto = "auto"
+			}
+			args := append(append([]string{"run", "--protocol", proto}, c.args...), "--", "/bin/cat", "/run/syncbox/config.json", "/run/secrets/db")
 			stdout, stderr, code := runSB(t, root, "", args...)
 			if code != 2 || !strings.Contains(stderr, "symlink") {
 				t.Errorf("exit %d, stderr %q: want a usage error about the symlink", code, stderr)
@@ -76,5 +80,27 @@ func TestEscapePlantedLinksAtInputAndOutputPaths(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "# root's shell rc\n" {
 		t.Errorf("the victim file changed: %q", b)
+	}
+}
+
+// The state file by the path rule too: a tenant's link in its directory
+// path must not make root read (and hand the tenant) a root-only file, nor
+// write the checkpoint through it.
+func TestEscapePlantedLinkAboveTheStateFile(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	uid := tenant.UID("default")
+	private := t.TempDir()
+	os.WriteFile(filepath.Join(private, "state.json"), []byte(`{"secret":"root only"}`), 0o600)
+	out := filepath.Join(t.TempDir(), "out")
+	os.Mkdir(out, 0o755)
+	os.Chown(out, uid, uid)
+	link := filepath.Join(out, "dir")
+	os.Symlink(private, link)
+	os.Lchown(link, uid, uid)
+	stdout, stderr, code := runSB(t, root, "", "run", "--memory", "64MiB", "--state-file", filepath.Join(link, "state.json"), "--",
+		"/bin/cat", "/run/syncbox/state.json")
+	if code == 0 || strings.Contains(stdout, "root only") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: root read a file through the tenant's link", code, stdout, stderr)
 	}
 }

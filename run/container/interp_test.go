@@ -80,7 +80,7 @@ func TestForeignInterpreterIsRefusedWithTheBindToAdd(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "job")
 	os.WriteFile(script, []byte("#!"+interp+"\n"), 0o755)
 
-	_, err := Start(Paths{Root: t.TempDir()}, Spec{ID: "foreign", Args: []string{script}}, nil, nil)
+	_, err := Start(Paths{Root: t.TempDir()}, Spec{ID: "foreign", Args: []string{script}}, IO{})
 	var ce *CommandError
 	if !errors.As(err, &ce) || !ce.NotFound || !strings.Contains(err.Error(), "--bind "+prefix) {
 		t.Fatalf("want a not-found error naming --bind %s, got %v", prefix, err)
@@ -125,7 +125,7 @@ func TestMissingAndNonExecutableCommands(t *testing.T) {
 		{[]string{plain}, false, "not an executable"},
 		{[]string{noInterp}, true, "tap-runtime-nowhere"},
 	} {
-		_, err := Start(Paths{Root: t.TempDir()}, Spec{ID: "missing", Args: c.args}, nil, nil)
+		_, err := Start(Paths{Root: t.TempDir()}, Spec{ID: "missing", Args: c.args}, IO{})
 		var ce *CommandError
 		if !errors.As(err, &ce) || ce.NotFound != c.notFound || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%v: got %v, want a CommandError (not found: %v) saying %q", c.args, err, c.notFound, c.says)

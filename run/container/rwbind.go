@@ -3,7 +3,10 @@ package container
 import (
 	"fmt"
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"syncbox/run/hostfs"
 )
 
 // checkWritableBind refuses a read-write bind the connector could not write
@@ -20,15 +23,18 @@ func checkWritableBind(b Bind, uid, gid int) error {
 	if !b.Writable {
 		return nil
 	}
-	fi, err := os.Stat(b.Source)
+	// By the path rule, as the mount itself will be: a tenant's link must
+	// be refused as a link, not followed to judge its target.
+	f, err := hostfs.OpenPath(b.Source)
 	if err != nil {
 		return fmt.Errorf("bind source: %w", err)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("bind source %s: %w", b.Source, err)
 	}
-	m := fi.Mode().Perm()
+	m := os.FileMode(st.Mode).Perm()
 	switch {
 	case int(st.Uid) == uid && m&0o200 != 0,
 		int(st.Gid) == gid && m&0o020 != 0,
@@ -36,7 +42,7 @@ func checkWritableBind(b Bind, uid, gid int) error {
 		return nil
 	}
 	what := "directory"
-	if !fi.IsDir() {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		what = "file"
 	}
 	return fmt.Errorf("read-write bind %s: the connector runs as uid %d, which cannot write this %s (owner %d, group %d, mode %04o); make it the connector's: chown %d:%d %s",

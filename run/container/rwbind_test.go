@@ -24,7 +24,7 @@ func TestReadWriteBindIsWritableByTheConnectorOrRefused(t *testing.T) {
 
 	s := spec
 	s.ID = fmt.Sprintf("rw%d", os.Getpid())
-	_, err := Start(Paths{Root: t.TempDir()}, s, nil, nil)
+	_, err := Start(Paths{Root: t.TempDir()}, s, IO{})
 	want := fmt.Sprintf("chown %d:%d %s", uid, uid, out)
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("uid %d", uid)) {
 		t.Fatalf("want a refusal saying %q, got %v", want, err)
