@@ -87,16 +87,21 @@ func ParseAction(s string) (Action, error) {
 	return 0, fmt.Errorf("unknown oversize action %q (want null, truncate, drop, fail or pass)", s)
 }
 
-// Config configures a Scanner. The zero value is a validating pass-through.
+// Config configures a Scanner. The zero value is a validating pass-through
+// with the default bounds.
 type Config struct {
 	Protocol      Protocol
-	MaxFieldSize  int64  // bytes per top-level record field and per nested string; 0 = no limit
-	MaxRecordSize int64  // bytes per record payload; 0 = no limit
+	MaxFieldSize  int64  // bytes per top-level record field and per nested string or number; 0 = no limit
+	MaxRecordSize int64  // bytes per record payload (serialized); 0 = no limit
 	Oversize      Action // what to do with an oversized value
 	Strict        bool   // the first bad line stops the scan with a *PolicyError
 
 	// Keys gives key properties per stream for streams that have no Singer
-	// SCHEMA message (Airbyte: the configured catalog's primary key).
+	// SCHEMA message (Airbyte: the configured catalog's primary key). The
+	// map key is the stream's identity as in Stats.ByStream:
+	// "namespace.name" for an Airbyte stream with a namespace, else the
+	// name; a plain name also applies to that name in any namespace that
+	// has no entry of its own.
 	Keys map[string][]string
 
 	Flags      io.Writer // one JSON line per flagged value or bad line (optional)
@@ -104,14 +109,46 @@ type Config struct {
 	Warn       io.Writer // human-readable warnings (optional)
 
 	// OnState is called for each STATE message (Singer: value; Airbyte:
-	// the state object) after every byte before it reached dst and dst was
-	// flushed. An error stops the scan.
+	// the whole AirbyteStateMessage, the "state" member) after every byte
+	// before it reached dst and dst was flushed. An error stops the scan
+	// and is returned as it is. value must not be modified.
 	OnState func(value []byte) error
 
 	// Window is the longest line held in memory (default 8 MiB); longer
 	// lines are spooled to a file in SpoolDir (default os.TempDir()).
 	Window   int
 	SpoolDir string
+
+	// Bounds. 0 means the default; a negative value means no bound.
+	MaxLineSize    int64 // longest line (default 2 GiB): the spool never holds more; a longer line is a bad line
+	MaxStateSize   int64 // largest STATE value (default 16 MiB); a larger STATE is a bad line
+	MaxStreams     int   // streams (default 10,000); a message of a stream beyond is a bad line
+	MaxFlags       int64 // flags entries (default 10,000); beyond, counted in Stats.FlagsSkipped
+	MaxRejectFiles int64 // rejects files (default 10,000); beyond, counted in Stats.RejectsSkipped
+	MaxRejectBytes int64 // bytes in rejects files (default 1 GiB); a value that does not fit is counted, not written
+	MaxWarnings    int   // line warnings (default 20); beyond, counted in Stats.WarningsSkipped and summarized
+}
+
+// Default bounds (Config's 0 values).
+const (
+	DefaultMaxLineSize    = 2 << 30
+	DefaultMaxStateSize   = 16 << 20
+	DefaultMaxStreams     = 10000
+	DefaultMaxFlags       = 10000
+	DefaultMaxRejectFiles = 10000
+	DefaultMaxRejectBytes = 1 << 30
+	DefaultMaxWarnings    = 20
+)
+
+// bound resolves a Config bound: 0 is def, negative is none (max int64).
+func bound(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 1<<63 - 1
+	}
+	return v
 }
 
 // PolicyError stops a scan: an oversized value under the fail action, a
@@ -167,7 +204,16 @@ type InFlight struct {
 	Bytes int64  // bytes of the value seen so far
 }
 
-// Stats is a snapshot of a scan's progress.
+// TraceError is an Airbyte TRACE message of type ERROR.
+type TraceError struct {
+	Message     string // error.message: at most 4 KiB, made safe to print (controls as \\uXXXX)
+	FailureType string // error.failure_type: system_error, config_error, transient_error
+}
+
+// Stats is a snapshot of a scan's progress. Stream names in it (ByStream
+// keys, CurrentStream, Largest.Stream) are display names: "namespace.name"
+// where a namespace is set, decoded, with control, bidi and invalid bytes
+// written as \uXXXX / \xNN.
 type Stats struct {
 	Lines             int64 // lines read, including empty and invalid ones
 	Records           int64 // RECORD messages seen
@@ -176,15 +222,26 @@ type Stats struct {
 	InputBytes        int64 // bytes read from src (as of the last complete line)
 	ByStream          map[string]StreamStats
 	InvalidLines      int64
-	EmptyLines        int64
+	EmptyLines        int64 // blank (whitespace-only) lines: counted, not forwarded
+	Batches           int64 // Singer BATCH messages
 	Flagged           int64 // flagged values (and records)
 	Largest           FlaggedValue
 	CurrentStream     string
 	RecordsSinceState int64
 	BytesSinceState   int64
 	InFlight          *InFlight // nil unless a line longer than the window is being scanned
-	LastState         []byte
+	LastState         []byte    // shared, not copied: never modify it
 	States            int64
+	TraceError        *TraceError // the first Airbyte TRACE ERROR, if any
+	TraceErrors       int64       // TRACE ERROR messages
+
+	// What the bounds left out.
+	FlagsSkipped    int64 // flags entries not written (Config.MaxFlags)
+	RejectFiles     int64 // rejects files written
+	RejectBytes     int64 // bytes written to them
+	RejectsSkipped  int64 // values or lines not written to rejects (MaxRejectFiles, MaxRejectBytes)
+	WarningsSkipped int64 // line warnings not written (MaxWarnings)
+	LongLines       int64 // lines longer than MaxLineSize (also in InvalidLines)
 }
 
 // Scanner scans one connector output stream. Run it once.
@@ -210,15 +267,22 @@ type Scanner struct {
 	fields  []fieldInfo
 	changes []byte
 
+	ld lineData // the line being handled
+	nl bool     // it ended with a newline
+
+	// Bounds (Config's, resolved) and what they count.
+	maxLine, maxState int64
+	maxStreams        int
+	maxFlags, flagsN  int64
+	maxWarn, warnN    int
+	tableBytes        int64 // stream table's bytes (streams.go)
+	flagsErr          error
+	rej               *rejects
+	flagBuf, keysBuf  []byte
+	nsBuf             []byte
+
 	mu sync.Mutex
 	st Stats
-}
-
-type streamInfo struct {
-	name    string
-	keys    []string
-	records int64
-	bytes   int64
 }
 
 // New returns a Scanner for cfg.
@@ -230,7 +294,13 @@ func New(cfg Config) *Scanner {
 	if w < 64 {
 		w = 64
 	}
-	s := &Scanner{cfg: cfg, window: w, streams: map[string]*streamInfo{}, share: shareOne / 2}
+	s := &Scanner{cfg: cfg, window: w, streams: map[string]*streamInfo{}, share: shareOne / 2,
+		maxLine:    bound(cfg.MaxLineSize, DefaultMaxLineSize),
+		maxState:   bound(cfg.MaxStateSize, DefaultMaxStateSize),
+		maxStreams: int(bound(int64(cfg.MaxStreams), DefaultMaxStreams)),
+		maxFlags:   bound(cfg.MaxFlags, DefaultMaxFlags),
+		maxWarn:    int(bound(int64(cfg.MaxWarnings), DefaultMaxWarnings)),
+	}
 	s.tok.strLimit = cfg.MaxFieldSize
 	return s
 }
@@ -243,101 +313,19 @@ func (s *Scanner) Snapshot() Stats {
 	st := s.st
 	st.ByStream = make(map[string]StreamStats, len(s.streams))
 	for _, si := range s.streams {
-		st.ByStream[unescape([]byte(si.name))] = StreamStats{Records: si.records, Bytes: si.bytes}
+		// Two spellings of one name ("a", "\u0061") are one stream here.
+		ss := st.ByStream[si.display]
+		st.ByStream[si.display] = StreamStats{Records: ss.Records + si.records, Bytes: ss.Bytes + si.bytes}
 	}
 	if s.st.InFlight != nil {
 		f := *s.st.InFlight
 		st.InFlight = &f
 	}
-	st.LastState = append([]byte(nil), s.st.LastState...)
+	if s.st.TraceError != nil {
+		te := *s.st.TraceError
+		st.TraceError = &te
+	}
 	return st
-}
-
-// flusher is implemented by buffered destinations.
-type flusher interface{ Flush() error }
-
-// outWriter buffers dst and counts bytes. Unchanged lines are not copied:
-// ref collects a run of them in the scanner's read buffer, written out
-// before that part of the buffer is reused. At most one of buf and ref is
-// non-empty, so order is kept.
-type outWriter struct {
-	w   io.Writer
-	buf []byte
-	ref []byte
-	n   int64
-}
-
-// writeRef writes p, which stays valid until the next drainRef.
-func (o *outWriter) writeRef(p []byte) error {
-	if len(o.buf) > 0 || len(p) == 0 {
-		_, err := o.Write(p)
-		return err
-	}
-	o.n += int64(len(p))
-	if r := o.ref; len(r) > 0 && cap(r) > len(r) && &r[:len(r)+1][len(r)] == &p[0] {
-		o.ref = r[:len(r)+len(p)]
-		return nil
-	}
-	if err := o.drainRef(); err != nil {
-		return err
-	}
-	o.ref = p
-	return nil
-}
-
-func (o *outWriter) drainRef() error {
-	if len(o.ref) == 0 {
-		return nil
-	}
-	_, err := o.w.Write(o.ref)
-	o.ref = nil
-	return err
-}
-
-func (o *outWriter) Write(p []byte) (int, error) {
-	if err := o.drainRef(); err != nil {
-		return 0, err
-	}
-	o.n += int64(len(p))
-	if len(o.buf)+len(p) > cap(o.buf) {
-		if err := o.drain(); err != nil {
-			return 0, err
-		}
-		if len(p) >= cap(o.buf)/2 {
-			return o.w.Write(p)
-		}
-	}
-	o.buf = append(o.buf, p...)
-	return len(p), nil
-}
-
-func (o *outWriter) drain() error {
-	if err := o.drainRef(); err != nil {
-		return err
-	}
-	if len(o.buf) == 0 {
-		return nil
-	}
-	_, err := o.w.Write(o.buf)
-	o.buf = o.buf[:0]
-	return err
-}
-
-// flush drains the buffer and flushes dst if it can be flushed.
-func (o *outWriter) flush() error {
-	if err := o.drain(); err != nil {
-		return err
-	}
-	if f, ok := o.w.(flusher); ok {
-		return f.Flush()
-	}
-	return nil
-}
-
-func (s *Scanner) warnf(format string, args ...any) {
-	if s.cfg.Warn != nil {
-		fmt.Fprintf(s.cfg.Warn, "syncbox: "+format+"\n", args...)
-	}
 }
 
 // Run scans src to dst until EOF or an error. Policy stops are *PolicyError.
@@ -355,8 +343,9 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 		return err
 	}
 	if s.cfg.RejectsDir != "" {
-		if err := os.MkdirAll(s.cfg.RejectsDir, 0o755); err != nil {
-			return fmt.Errorf("stream: rejects dir: %w", err)
+		if s.rej, err = openRejects(s.cfg.RejectsDir, bound(s.cfg.MaxRejectFiles, DefaultMaxRejectFiles),
+			bound(s.cfg.MaxRejectBytes, DefaultMaxRejectBytes)); err != nil {
+			return err
 		}
 	}
 	s.out = outWriter{w: dst, buf: make([]byte, 0, 256<<10)}
@@ -364,6 +353,8 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 		if ferr := s.out.flush(); err == nil && ferr != nil {
 			err = ferr
 		}
+		s.rej.close()
+		s.warnSummary()
 		if s.spool != nil {
 			s.spool.f.Close()
 		}
@@ -623,4 +614,18 @@ func (sp *spoolLine) copyTo(w io.Writer, start, end int64) error {
 		start += n
 	}
 	return nil
+}
+
+// readCopy returns a new copy of line bytes [start,end) (a spooled line's
+// slice buffer is not grown to hold it).
+func readCopy(ld lineData, start, end int64) []byte {
+	if m, ok := ld.(*memLine); ok {
+		return append([]byte(nil), m.b[start:end]...)
+	}
+	var b bytes.Buffer
+	b.Grow(int(end - start))
+	if ld.copyTo(&b, start, end) != nil {
+		return nil
+	}
+	return b.Bytes()
 }

@@ -122,7 +122,7 @@ type byteSource interface {
 type tokenizer struct {
 	strLimit int64 // strings under "record" larger than this are recorded in bigs (0: none)
 	// full records the members of every tracked container. Without it,
-	// only the root's members and record.stream/data/meta are recorded:
+	// only the root's members and record.stream/namespace/data/meta are recorded:
 	// enough to classify a message and measure its payload; the policy
 	// asks for a full pass only for a record that may break a limit.
 	full bool
@@ -524,6 +524,8 @@ func (t *tokenizer) recordable(f *frame) bool {
 		return string(k) == "data" || string(k) == "meta"
 	case 6:
 		return string(t.bytesAt(f.key.start, f.key.end)) == "stream"
+	case 9:
+		return string(t.bytesAt(f.key.start, f.key.end)) == "namespace"
 	}
 	return false
 }
@@ -808,8 +810,8 @@ func (t *tokenizer) parseLine(p []byte) error {
 			}
 			if top.role == roleNone {
 				top.key = span{int64(i + 1), int64(j)}
-			} else if k := j - i - 1; top.role == roleRecord && !t.full && k != 4 && k != 6 {
-				// What setKey would do: no "data", "meta" or "stream".
+			} else if k := j - i - 1; top.role == roleRecord && !t.full && k != 4 && k != 6 && k != 9 {
+				// What setKey would do: no "data", "meta", "stream" or "namespace".
 				top.key = span{int64(i + 1), int64(j)}
 				top.rec = false
 			} else {
