@@ -270,15 +270,18 @@ func (s *Scanner) traceLine(idx int32) {
 // (bounded), a flags entry, the line in the rejects dir, the counts.
 func (s *Scanner) badLine(reason string) error {
 	ld := s.ld
-	size := ld.size()
-	head := ld.slice(0, min(size, 200))
-	s.warnLine("line %d (input offset %d): %s; first bytes: %q", s.lineNo, s.lineOff, reason, head)
+	size := ld.size() + s.longBy
+	head := ld.slice(0, min(ld.size(), 200))
+	if s.warnRoom() {
+		s.warnf("line %d (input offset %d): %s; first bytes: %q", s.lineNo, s.lineOff, reason, head)
+	}
 	s.mu.Lock()
 	s.st.InvalidLines++
 	s.st.Lines = s.lineNo
 	s.st.InputBytes = s.lineOff + size
 	s.mu.Unlock()
-	file, err := s.writeReject("invalid.line"+strconv.FormatInt(s.lineNo, 10), ld, 0, size)
+	// A long line's rejects file holds the bytes that were kept.
+	file, err := s.writeReject("invalid.line"+strconv.FormatInt(s.lineNo, 10), ld, 0, ld.size())
 	if err != nil {
 		return err
 	}

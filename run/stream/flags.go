@@ -19,21 +19,27 @@ const (
 	maxKeyValue = 1024 // a larger key value is written as "<N bytes>"
 )
 
-// writeFlag writes one entry (ending with "\n") if the bound allows.
-func (s *Scanner) writeFlag(b []byte) error {
-	if s.cfg.Flags == nil {
-		return nil
-	}
-	if s.flagsErr != nil {
-		return s.flagsErr
+// flagRoom takes one entry from the bound; false: counted, skip it (callers
+// ask before formatting, so that skipped entries cost nothing).
+func (s *Scanner) flagRoom() bool {
+	if s.cfg.Flags == nil || s.flagsErr != nil {
+		return s.flagsErr != nil // an error: let writeFlag return it
 	}
 	if s.maxFlags >= 0 && s.flagsN >= s.maxFlags {
 		s.mu.Lock()
 		s.st.FlagsSkipped++
 		s.mu.Unlock()
-		return nil
+		return false
 	}
 	s.flagsN++
+	return true
+}
+
+// writeFlag writes one entry (ending with "\n") taken by flagRoom.
+func (s *Scanner) writeFlag(b []byte) error {
+	if s.flagsErr != nil {
+		return s.flagsErr
+	}
 	n, err := s.cfg.Flags.Write(b)
 	if err == nil && n < len(b) {
 		err = fmt.Errorf("short write")
@@ -55,7 +61,7 @@ func (rc *recordCtx) flag(vi *violation, action, file string) error {
 			Size: vi.size, Keys: string(rc.keysJSON)}
 	}
 	s.mu.Unlock()
-	if s.cfg.Flags == nil {
+	if !s.flagRoom() {
 		return nil
 	}
 	b := fmt.Appendf(s.flagBuf[:0], `{"line":%d,"offset":%d,"stream":"%s",`, s.lineNo, s.lineOff, rc.si.raw)
@@ -74,7 +80,7 @@ func (rc *recordCtx) flag(vi *violation, action, file string) error {
 
 // flagBadLine writes the flags entry of a line that was not forwarded.
 func (s *Scanner) flagBadLine(size int64, reason, file string) error {
-	if s.cfg.Flags == nil {
+	if !s.flagRoom() {
 		return nil
 	}
 	r, _ := json.Marshal(reason)

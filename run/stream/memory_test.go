@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -219,6 +220,91 @@ func TestBoundedMemory(t *testing.T) {
 				}
 			}},
 	}
+	runMemCases(t, cases)
+}
+
+// The hostile line shapes of issue 13, each of which took the runner's
+// memory far past any limit: every one must stay within rssLimit.
+func TestHostileLinesBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams hundreds of megabytes")
+	}
+	const depth, strs = 3000, 4096
+	key := strings.Repeat("k", 250)
+	cases := []memCase{
+		{name: "deep nesting of long keys holding many oversized strings", env: []string{"SB_FIELD=16"},
+			gen: func(w io.Writer) error {
+				var b strings.Builder
+				b.WriteString(`{"type":"RECORD","stream":"h","record":{"id":1,"d":`)
+				for range depth {
+					b.WriteString(`{"` + key + `":`)
+				}
+				b.WriteString("[")
+				for i := range strs {
+					if i > 0 {
+						b.WriteString(",")
+					}
+					b.WriteString(`"0123456789abcdefghij"`)
+				}
+				b.WriteString("]" + strings.Repeat("}", depth) + "}}\n" + stateLine)
+				_, err := io.WriteString(w, b.String())
+				return err
+			},
+			check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+				if st.Records != 1 || st.States != 1 || st.Flagged == 0 || !strings.HasSuffix(out.Tail(), stateLine) {
+					t.Fatalf("stats %+v", st)
+				}
+			}},
+		{name: "300 MiB STATE", gen: func(w io.Writer) error {
+			io.WriteString(w, `{"type":"STATE","value":{"cursor":"`)
+			if err := fill(w, "abcdefgh", 300<<20); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, `"}}`+"\n"+stateLine)
+			return err
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if st.States != 1 || st.InvalidLines != 1 || string(out.head) != stateLine || !bytes.Contains(flags, []byte("larger than the state limit")) {
+				t.Fatalf("out %q stats %+v", out.head, st)
+			}
+		}},
+		{name: "200 MiB stream name", gen: func(w io.Writer) error {
+			io.WriteString(w, `{"type":"RECORD","stream":"`)
+			if err := fill(w, "abcdefgh", 200<<20); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, `","record":{}}`+"\n"+stateLine)
+			return err
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if st.Records != 0 || st.InvalidLines != 1 || string(out.head) != stateLine || len(st.ByStream) != 0 {
+				t.Fatalf("out %q stats %+v", out.head, st)
+			}
+		}},
+		{name: "1M streams", gen: func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 1<<20)
+			for i := range 1000000 {
+				fmt.Fprintf(bw, `{"type":"RECORD","stream":"stream-%d-%s","record":{"i":%d}}`+"\n", i, key[:100], i)
+			}
+			return bw.Flush()
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if len(st.ByStream) != DefaultMaxStreams || st.Records != DefaultMaxStreams || st.InvalidLines != 1000000-DefaultMaxStreams ||
+				st.FlagsSkipped != st.InvalidLines-DefaultMaxFlags || st.WarningsSkipped != st.InvalidLines-DefaultMaxWarnings {
+				t.Fatalf("stats: %d streams %+v", len(st.ByStream), st)
+			}
+		}},
+		{name: "blocks of tiny lines with many members", gen: func(w io.Writer) error {
+			return fill(w, `{"a":0,"b":0,"c":0,"d":0,"e":0}`+"\n"+`[0,0,0,0,0,0,0,0,0,0,0,0,0]`+"\n", 256<<20)
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if st.InvalidLines == 0 || out.n == 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		}},
+	}
+	runMemCases(t, cases)
+}
+
+// runMemCases runs each case's generator into the helper process and
+// checks its output, stats and peak RSS.
+func runMemCases(t *testing.T, cases []memCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

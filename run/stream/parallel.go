@@ -12,8 +12,13 @@ import (
 	"io"
 )
 
-// parallelMin is the smallest block worth splitting.
-const parallelMin = 32 << 10
+// parallelMin is the smallest block worth splitting; maxBlock the largest
+// block (the helper's results for a block of tiny lines take about five
+// times its size).
+const (
+	parallelMin = 32 << 10
+	maxBlock    = 1 << 20
+)
 
 // Scanner.share is Run's part of a block, in 1/shareOne; it starts at half
 // and moves by shareStep towards the split where neither goroutine waits.

@@ -276,9 +276,12 @@ type Scanner struct {
 	maxFlags, flagsN  int64
 	maxWarn, warnN    int
 	tableBytes        int64 // stream table's bytes (streams.go)
+	longBy            int64 // bytes of the current line beyond what ld holds (a long line)
 	flagsErr          error
 	rej               *rejects
 	flagBuf, keysBuf  []byte
+	keyBuf            []byte
+	errStreams        error
 	nsBuf             []byte
 
 	mu sync.Mutex
@@ -371,8 +374,10 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 	eof := false
 	defer s.stopHelper()
 	for {
-		if w-r >= parallelMin && !s.serial {
-			if last := bytes.LastIndexByte(buf[r+scanned:w], '\n'); last >= 0 {
+		// Blocks of at most maxBlock: the helper's per-line results grow
+		// with a block's lines.
+		if lim := min(w, r+maxBlock); lim-r >= parallelMin && r+scanned < lim && !s.serial {
+			if last := bytes.LastIndexByte(buf[r+scanned:lim], '\n'); last >= 0 {
 				end := r + scanned + last + 1
 				// The helper reads ahead into the free tail of buf while
 				// Run finishes the block.
@@ -456,6 +461,10 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 // memLineDone tokenizes and handles a line held in memory.
 func (s *Scanner) memLineDone(line []byte, nl bool) error {
 	s.mem.b = line
+	if int64(len(line)) > s.maxLine {
+		s.tok.reset(&s.mem)
+		return s.longLine(&s.mem, 0, nl)
+	}
 	s.tok.reset(&s.mem)
 	err := s.tok.parseLine(line)
 	return s.handleLine(&s.mem, err, nl)
@@ -494,12 +503,17 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 		}
 		return nil
 	}
-	if err := add(buf[:w]); err != nil {
+	var over int64 // bytes beyond MaxLineSize: read, not spooled
+	first := buf[:w]
+	if int64(len(first)) > s.maxLine {
+		over, first = int64(len(first))-s.maxLine, first[:s.maxLine]
+	}
+	if err := add(first); err != nil {
 		return 0, false, err
 	}
 	nl, eof := false, false
 	for !nl && !eof {
-		s.noteInFlight(sp.n)
+		s.noteInFlight(sp.n + over)
 		n, rerr := src.Read(buf)
 		if rerr == io.EOF {
 			eof = true
@@ -511,6 +525,10 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 		if i >= 0 {
 			chunk = chunk[:i]
 		}
+		if room := s.maxLine - sp.n; int64(len(chunk)) > room {
+			over += int64(len(chunk)) - room
+			chunk = chunk[:room]
+		}
 		if err := add(chunk); err != nil {
 			return 0, false, err
 		}
@@ -518,6 +536,19 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 			nl = true
 			rest = copy(buf, buf[i+1:n])
 		}
+	}
+	if over > 0 {
+		if err := s.longLine(sp, over, nl); err != nil {
+			return 0, false, err
+		}
+		s.lineOff += sp.n + over
+		if nl {
+			s.lineOff++
+		}
+		s.mu.Lock()
+		s.st.InFlight = nil
+		s.mu.Unlock()
+		return rest, !eof, nil
 	}
 	if tokErr == nil {
 		tokErr = s.tok.finish(sp.n)
@@ -533,6 +564,20 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 	s.st.InFlight = nil
 	s.mu.Unlock()
 	return rest, !eof, nil
+}
+
+// longLine rejects a line longer than MaxLineSize: ld holds its first
+// bytes (all of them in memory, the first MaxLineSize spooled), over
+// counts the bytes beyond that were read and dropped.
+func (s *Scanner) longLine(ld lineData, over int64, nl bool) error {
+	s.lineNo++
+	s.ld, s.nl = ld, nl
+	s.longBy = over
+	defer func() { s.longBy = 0 }()
+	s.mu.Lock()
+	s.st.LongLines++
+	s.mu.Unlock()
+	return s.badLine(fmt.Sprintf("line of %d bytes is longer than the line size limit (%d bytes)", ld.size()+over, s.maxLine))
 }
 
 func (s *Scanner) noteInFlight(n int64) {

@@ -47,14 +47,20 @@ func (s *Scanner) stream(name, ns *val) (*streamInfo, error) {
 	if l := s.last; l != nil && l.raw == string(raw) && l.ns == string(rawNS) {
 		return l, nil
 	}
-	key := string(rawNS) + "\x00" + string(raw) // no raw JSON string holds a NUL byte
-	if si := s.streams[key]; si != nil {
+	// The key is namespace NUL name: no raw JSON string holds a NUL byte.
+	kb := append(append(append(s.keyBuf[:0], rawNS...), 0), raw...)
+	s.keyBuf = kb
+	if si := s.streams[string(kb)]; si != nil {
 		s.last = si
 		return si, nil
 	}
 	if len(s.streams) >= s.maxStreams {
-		return nil, fmt.Errorf("more than %d streams", s.maxStreams)
+		if s.errStreams == nil {
+			s.errStreams = fmt.Errorf("more than %d streams", s.maxStreams)
+		}
+		return nil, s.errStreams
 	}
+	key := string(kb)
 	name0, ns0 := unescape(raw), unescape(rawNS)
 	full := name0
 	if ns0 != "" {

@@ -29,6 +29,7 @@ const (
 	maxVals    = 1 << 16 // recorded members per line; beyond, overflow is set
 	maxBigs    = 4096    // recorded oversized strings per line; beyond, overflow is set
 	maxPathSeg = 256     // bytes of one key kept in a field path
+	maxPath    = 1024    // bytes of a field path (then "…")
 )
 
 // span is a byte range [start, end) within the line.
@@ -44,8 +45,9 @@ type val struct {
 	end    int64
 }
 
-// bigStr is a string value under the root member "record" whose serialized
-// size (quotes included) exceeds the tokenizer's strLimit.
+// bigStr is a string or number under the root member "record" whose
+// serialized size (a string's quotes included) exceeds the tokenizer's
+// strLimit.
 type bigStr struct {
 	start, end int64
 	path       span // into tokenizer.paths: "record.a.b[2]"
@@ -371,7 +373,7 @@ func (t *tokenizer) number(p []byte, i int) (int, error) {
 			}
 		}
 		// the number ended before p[i]
-		t.endScalar(t.base+int64(i), kNumber)
+		t.endNumber(t.base + int64(i))
 		return i, nil
 	}
 	return i, nil
@@ -576,6 +578,15 @@ func (t *tokenizer) endString(off int64) error {
 	return nil
 }
 
+// endNumber completes a number ending before end; one under "record"
+// larger than strLimit is recorded like an oversized string.
+func (t *tokenizer) endNumber(end int64) {
+	if t.strLimit > 0 && end-t.strStart > t.strLimit && len(t.stack) >= 2 && t.rootRec {
+		t.addBig(t.strStart, end)
+	}
+	t.endScalar(end, kNumber)
+}
+
 // endScalar completes a string, number or literal ending before end.
 func (t *tokenizer) endScalar(end int64, kind byte) {
 	t.started = true
@@ -623,7 +634,10 @@ func (t *tokenizer) setKey(start, end int64) {
 	}
 }
 
-// addBig records an oversized string with its path from the root.
+// addBig records an oversized string or number with its path from the
+// root. A path keeps at most maxPathSeg bytes of each key and about
+// maxPath bytes in all (then "…"), cut on escape boundaries: deep nesting
+// of long keys costs no more than a short path.
 func (t *tokenizer) addBig(start, end int64) {
 	if len(t.bigs) >= maxBigs {
 		t.overflow = true
@@ -631,6 +645,10 @@ func (t *tokenizer) addBig(start, end int64) {
 	}
 	ps := int64(len(t.paths))
 	for i := range t.stack {
+		if int64(len(t.paths))-ps > maxPath {
+			t.paths = append(t.paths, "…"...)
+			break
+		}
 		f := &t.stack[i]
 		if f.kind == kArray {
 			t.paths = fmt.Appendf(t.paths, "[%d]", f.n)
@@ -639,19 +657,18 @@ func (t *tokenizer) addBig(start, end int64) {
 		if i > 0 {
 			t.paths = append(t.paths, '.')
 		}
-		k := f.key
-		if k.end-k.start > maxPathSeg {
-			k.end = k.start + maxPathSeg
-		}
-		t.paths = append(t.paths, t.bytesAt(k.start, k.end)...)
+		t.paths = appendCut(t.paths, t, f.key.start, f.key.end, maxPathSeg)
 	}
 	t.bigs = append(t.bigs, bigStr{start: start, end: end, path: span{ps, int64(len(t.paths))}})
 }
 
+// slice makes the tokenizer a byteSource of the line it is reading.
+func (t *tokenizer) slice(start, end int64) []byte { return t.bytesAt(start, end) }
+
 // finish ends the line at offset end. It reports truncated values.
 func (t *tokenizer) finish(end int64) error {
 	if t.state == sNumber && t.numberComplete() {
-		t.endScalar(end, kNumber)
+		t.endNumber(end)
 	}
 	switch {
 	case t.state == sDone:
@@ -785,6 +802,9 @@ func (t *tokenizer) parseLine(p []byte) error {
 				j, err := t.skipNumber(p, i)
 				if err != nil {
 					return err
+				}
+				if t.strLimit > 0 && int64(j-i) > t.strLimit && len(t.stack) >= 2 && t.rootRec {
+					t.addBig(int64(i), int64(j))
 				}
 				if top == nil || top.rec {
 					t.scalar(int64(i), int64(j), kNumber)

@@ -23,14 +23,22 @@ func (s *Scanner) warnf(format string, args ...any) {
 
 // warnLine writes a warning about one line, within the bound.
 func (s *Scanner) warnLine(format string, args ...any) {
+	if s.warnRoom() {
+		s.warnf(format, args...)
+	}
+}
+
+// warnRoom takes one line warning from the bound; false: counted, skip it.
+// Callers on hot paths ask first, so that skipped warnings cost nothing.
+func (s *Scanner) warnRoom() bool {
 	if s.maxWarn >= 0 && s.warnN >= s.maxWarn {
 		s.mu.Lock()
 		s.st.WarningsSkipped++
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.warnN++
-	s.warnf(format, args...)
+	return true
 }
 
 // warnSummary says how many line warnings were not shown.
