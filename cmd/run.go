@@ -63,7 +63,7 @@ func runCommand() *cli.Command {
 
 			&cli.StringFlag{Name: "protocol", Value: "auto", Usage: "stdout protocol: auto, singer, airbyte or raw (no inspection)", Category: "Record stream"},
 			&cli.StringFlag{Name: "destination", Usage: "size limits of destination `PROFILE` (see syncbox profiles)", Category: "Record stream"},
-			&cli.StringFlag{Name: "max-field-size", Usage: "largest serialized top-level field or nested string, `SIZE`", Category: "Record stream"},
+			&cli.StringFlag{Name: "max-field-size", Usage: "largest top-level field or nested string or number, `SIZE` (a string: its decoded UTF-8 bytes, as destinations count; others: serialized)", Category: "Record stream"},
 			&cli.StringFlag{Name: "max-record-size", Usage: "largest serialized record, `SIZE`", Category: "Record stream"},
 			&cli.StringFlag{Name: "oversize", Value: "null", Usage: "what to do with an oversized value: null, truncate, drop, fail or pass", Category: "Record stream"},
 			&cli.StringFlag{Name: "flags-file", Usage: "append one JSON line per flagged value or bad line to `FILE`", Category: "Record stream"},

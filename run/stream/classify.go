@@ -280,10 +280,13 @@ func (s *Scanner) badLine(reason string) error {
 	s.st.Lines = s.lineNo
 	s.st.InputBytes = s.lineOff + size
 	s.mu.Unlock()
-	// A long line's rejects file holds the bytes that were kept.
-	file, err := s.writeReject("invalid.line"+strconv.FormatInt(s.lineNo, 10), ld, 0, ld.size())
-	if err != nil {
-		return err
+	file := ""
+	if s.rej != nil {
+		// A long line's rejects file holds the bytes that were kept.
+		var err error
+		if file, err = s.writeReject("invalid.line"+strconv.FormatInt(s.lineNo, 10), ld, 0, ld.size()); err != nil {
+			return err
+		}
 	}
 	if err := s.flagBadLine(size, reason, file); err != nil {
 		return err

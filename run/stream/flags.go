@@ -68,8 +68,12 @@ func (rc *recordCtx) flag(vi *violation, action, file string) error {
 	if rc.si.ns != "" {
 		b = fmt.Appendf(b, `"namespace":"%s",`, rc.si.ns)
 	}
-	b = fmt.Appendf(b, `"record":%d,"keys":%s,"field":"%s","size":%d,"limit":%d,"reason":"%s","action":"%s"`,
-		rc.recNo, rc.keysJSON, vi.path, vi.size, vi.limit, vi.reason, action)
+	measure := "json" // serialized bytes
+	if vi.utf8 {
+		measure = "utf8" // a string's decoded UTF-8 bytes
+	}
+	b = fmt.Appendf(b, `"record":%d,"keys":%s,"field":"%s","size":%d,"measure":"%s","limit":%d,"reason":"%s","action":"%s"`,
+		rc.recNo, rc.keysJSON, vi.path, vi.size, measure, vi.limit, vi.reason, action)
 	if file != "" {
 		b = fmt.Appendf(b, `,"rejects":"%s"`, file)
 	}

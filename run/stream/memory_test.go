@@ -31,7 +31,8 @@ func TestHelperProcess(t *testing.T) {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(os.Getenv(k), 10, 64); return n }
 	act, _ := ParseAction(os.Getenv("SB_ACTION"))
 	cfg := Config{MaxFieldSize: num("SB_FIELD"), MaxRecordSize: num("SB_RECORD"), Oversize: act,
-		RejectsDir: os.Getenv("SB_REJECTS"), SpoolDir: os.Getenv("SB_SPOOL")}
+		RejectsDir: os.Getenv("SB_REJECTS"), SpoolDir: os.Getenv("SB_SPOOL"),
+		MaxLineSize: num("SB_MAX_LINE"), MaxRejectBytes: num("SB_REJECT_BYTES")}
 	if p := os.Getenv("SB_FLAGS"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
@@ -151,7 +152,7 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %d bytes, stats %+v", out.n, st)
 				}
 			}},
-		{name: "1GiB string, field limit, rejects", env: []string{"SB_FIELD=1048576", "SB_RECORD=4194304", "SB_REJECTS=1"},
+		{name: "1GiB string, field limit, rejects", env: []string{"SB_FIELD=1048576", "SB_RECORD=4194304", "SB_REJECTS=1", "SB_REJECT_BYTES=-1"},
 			gen: genBlob(gib, stateLine),
 			check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
 				want := `{"type":"RECORD","stream":"big","record":{"id":1,"blob":null},"meta":{"changes":[{"field":"blob","change":"NULLED","reason":"PLATFORM_FIELD_SIZE_LIMITATION"}]}}` + "\n" + stateLine
@@ -159,10 +160,10 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %q", out.head)
 				}
 				if name, size := rejectFileSize(t, rej); size != gib+2 || !bytes.Contains(flags, []byte(`"rejects":"`+name+`"`)) ||
-					!bytes.Contains(flags, []byte(fmt.Sprintf(`"size":%d`, gib+2))) {
+					!bytes.Contains(flags, []byte(fmt.Sprintf(`"size":%d`, gib))) {
 					t.Fatalf("reject %s %d, flags %s", name, size, flags)
 				}
-				if st.Largest.Size != gib+2 || st.Largest.Field != "blob" {
+				if st.Largest.Size != gib || st.Largest.Field != "blob" {
 					t.Fatalf("stats %+v", st)
 				}
 			}},
@@ -170,7 +171,7 @@ func TestBoundedMemory(t *testing.T) {
 			gen: genBlob(gib, ""),
 			check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
 				meta := `,"meta":{"changes":[{"field":"blob","change":"TRUNCATED","reason":"PLATFORM_FIELD_SIZE_LIMITATION"}]}}`
-				if out.n != int64(len(blobPrefix))+1<<20+int64(len(meta))+1 || !strings.HasSuffix(out.Tail(), `abcdef"}`+meta+"\n") {
+				if out.n != int64(len(blobPrefix))+1<<20+int64(len(meta))+3 || !strings.HasSuffix(out.Tail(), `abcdefgh"}`+meta+"\n") {
 					t.Fatalf("out %d bytes: %q", out.n, out.Tail())
 				}
 			}},
@@ -191,7 +192,7 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %d stats %+v", out.n, st)
 				}
 			}},
-		{name: "2GiB line without newline, no limits",
+		{name: "2GiB line without newline, no limits", env: []string{"SB_MAX_LINE=4294967296"},
 			gen: func(w io.Writer) error {
 				io.WriteString(w, `{"type":"RECORD","record":{"stream":"s","emitted_at":1,"data":{"v":"`)
 				fill(w, `0123456789\"\\`, 2*gib/14*14)
@@ -203,7 +204,7 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %d stats %+v tail %q", out.n, st, out.Tail())
 				}
 			}},
-		{name: "2GiB line cut short (connector died), rejects", env: []string{"SB_FIELD=1048576", "SB_REJECTS=1"},
+		{name: "2GiB line cut short (connector died), rejects", env: []string{"SB_FIELD=1048576", "SB_REJECTS=1", "SB_MAX_LINE=4294967296", "SB_REJECT_BYTES=-1"},
 			gen: func(w io.Writer) error {
 				io.WriteString(w, stateLine+`{"type":"RECORD","record":{"stream":"s","emitted_at":1,"data":{"v":"`)
 				return fill(w, `0123456789`, 2*gib)
@@ -292,7 +293,7 @@ func TestHostileLinesBoundedMemory(t *testing.T) {
 			}
 		}},
 		{name: "blocks of tiny lines with many members", gen: func(w io.Writer) error {
-			return fill(w, `{"a":0,"b":0,"c":0,"d":0,"e":0}`+"\n"+`[0,0,0,0,0,0,0,0,0,0,0,0,0]`+"\n", 256<<20)
+			return fill(w, `{"a":0,"b":0,"c":0,"d":0,"e":0}`+"\n"+`[0,0,0,0,0,0,0,0,0,0,0,0,0]`+"\n", 64<<20)
 		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
 			if st.InvalidLines == 0 || out.n == 0 {
 				t.Fatalf("stats %+v", st)

@@ -18,6 +18,13 @@ type fieldInfo struct {
 	whole bool // a whole-field edit exists
 }
 
+// nestedBig is an oversized string or number inside a field, with its
+// size (a string's decoded bytes).
+type nestedBig struct {
+	bigStr
+	size int64
+}
+
 // violation is one flagged value of a record.
 type violation struct {
 	field      int   // index in fields, -1 for the whole record
@@ -26,6 +33,7 @@ type violation struct {
 	size       int64
 	limit      int64
 	reason     string // field_size, record_size, key_too_large, too_complex
+	utf8       bool   // size is a string's decoded UTF-8 bytes, not serialized bytes
 	change     string // NULLED, TRUNCATED or "" (no change)
 	gone       bool   // superseded by a later whole-field edit
 }
@@ -124,42 +132,59 @@ func (s *Scanner) applyPolicy(si *streamInfo, pl *payload, psize int64) error {
 			reason: "too_complex"})
 		drop = true
 	}
-	// Field size.
+	// Field size: a string's decoded UTF-8 bytes (what a destination
+	// stores), any other value's serialized bytes. A serialized size within
+	// the limit is within it decoded too.
 	for fi := range fields {
 		f := &fields[fi]
 		v := &vals[f.idx]
 		if drop || fl <= 0 || f.size <= fl {
 			continue
 		}
+		size := f.size
+		if v.kind == kString {
+			if size = decodedLen(ld, v.start, v.end); size <= fl {
+				continue
+			}
+		}
 		name := appendCut(nil, ld, v.key.start, v.key.end, maxPathSeg)
 		if f.isKey {
-			viols = append(viols, violation{field: fi, start: v.start, end: v.end, path: name, size: f.size, limit: fl, reason: "key_too_large"})
+			viols = append(viols, violation{field: fi, start: v.start, end: v.end, path: name, size: size, limit: fl, reason: "key_too_large", utf8: v.kind == kString})
 			drop = true
 			continue
 		}
 		if v.kind != kString && (act == Null || act == Truncate) {
-			// Act on the oversized strings inside, if that makes the field fit.
-			var nested []bigStr
+			// Act on the oversized strings and numbers inside, if that
+			// makes the field fit.
+			nested := s.nested[:0]
 			saved := int64(0)
 			for _, b := range s.tok.bigs {
-				if b.start > v.start && b.end <= v.end {
-					nested = append(nested, b)
-					if act == Truncate && fl >= 2 {
-						saved += b.end - b.start - fl
-					} else {
-						saved += b.end - b.start - 4
+				if b.start <= v.start || b.end > v.end {
+					continue
+				}
+				bsize, str := b.end-b.start, ld.slice(b.start, b.start+1)[0] == '"'
+				if str {
+					if bsize = decodedLen(ld, b.start, b.end); bsize <= fl {
+						continue
 					}
 				}
+				nested = append(nested, nestedBig{b, bsize})
+				if act == Truncate && str {
+					saved += b.end - (truncCut(ld, b.start, b.end, fl) + 1)
+				} else {
+					saved += b.end - b.start - 4
+				}
 			}
+			s.nested = nested
 			if len(nested) > 0 && f.size-saved <= fl {
-				for _, b := range nested {
-					viols = append(viols, violation{field: fi, start: b.start, end: b.end,
-						path: s.relPath(b, pl), size: b.end - b.start, limit: fl, reason: "field_size"})
+				for _, nb := range nested {
+					viols = append(viols, violation{field: fi, start: nb.start, end: nb.end,
+						path: s.relPath(nb.bigStr, pl), size: nb.size, limit: fl, reason: "field_size", utf8: ld.slice(nb.start, nb.start+1)[0] == '"'})
 				}
 				continue
 			}
 		}
-		viols = append(viols, violation{field: fi, start: v.start, end: v.end, path: name, size: f.size, limit: fl, reason: "field_size"})
+		viols = append(viols, violation{field: fi, start: v.start, end: v.end, path: name, size: size, limit: fl, reason: "field_size", utf8: v.kind == kString})
 	}
 
 	if act == Fail && len(viols) > 0 {
@@ -191,7 +216,7 @@ func (s *Scanner) applyPolicy(si *streamInfo, pl *payload, psize int64) error {
 		f := &fields[vi.field]
 		isWhole := vi.start == vals[f.idx].start
 		var e edit
-		if act == Truncate && ld.slice(vi.start, vi.start+1)[0] == '"' && fl >= 2 {
+		if act == Truncate && ld.slice(vi.start, vi.start+1)[0] == '"' {
 			cut := truncCut(ld, vi.start, vi.end, fl)
 			e = edit{s: vi.start, e: vi.end, keep: cut, lit: litQuote}
 			vi.change = "TRUNCATED"

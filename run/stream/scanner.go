@@ -265,6 +265,7 @@ type Scanner struct {
 
 	edits   []edit
 	fields  []fieldInfo
+	nested  []nestedBig
 	changes []byte
 
 	ld lineData // the line being handled
