@@ -6,6 +6,11 @@ SYNCBOX  := $(BIN)/syncbox
 TAGS     ?= seccomp
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 1
+# simd: run/stream's string scan uses simd/archsimd (AVX2/AVX-512, chosen at
+# start by CPU feature detection); without the experiment it builds the
+# portable SWAR path only. Set for build, test and bench alike.
+GOEXPERIMENT ?= simd
+export GOEXPERIMENT
 
 CONNECTORS := $(patsubst testdata/connectors/%/main.go,$(BIN)/%,$(wildcard testdata/connectors/*/main.go))
 

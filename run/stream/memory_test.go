@@ -140,7 +140,7 @@ func rejectFileSize(t *testing.T, dir string) (string, int64) {
 }
 
 func TestBoundedMemory(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || swarPass {
 		t.Skip("streams gigabytes")
 	}
 	nestedSize := gib / int64(len(`{"k":"`+strings.Repeat("é\\n", 300)+`","n":[1,2.5,{"x":null}]},`)) *
@@ -227,7 +227,7 @@ func TestBoundedMemory(t *testing.T) {
 // The hostile line shapes of issue 13, each of which took the runner's
 // memory far past any limit: every one must stay within rssLimit.
 func TestHostileLinesBoundedMemory(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || swarPass {
 		t.Skip("streams hundreds of megabytes")
 	}
 	const depth, strs = 3000, 4096

@@ -7,9 +7,7 @@ package stream
 // members it records ("record", "meta", "record.data", "record.meta").
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/bits"
 )
 
 // Value kinds, as the first byte of their serialization.
@@ -173,63 +171,6 @@ func (t *tokenizer) errAt(off int64, format string, args ...any) error {
 	return &SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Bulk string scan: index of the first '"', '\\' or control byte in p[i:].
-const (
-	lo8 = 0x0101010101010101
-	hi8 = 0x8080808080808080
-)
-
-// strStop marks the bytes that end a run of plain string content.
-var strStop = func() (t [256]bool) {
-	for c := 0; c < 0x20; c++ {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
-// stopMask has the high bit set in each byte of x (little-endian) that is
-// '"', '\\' or a control byte; the lowest set bit marks the first such byte.
-func stopMask(x uint64) uint64 {
-	q := x ^ (0x22 * lo8)
-	b := x ^ (0x5c * lo8)
-	return (((q - lo8) &^ q) | ((b - lo8) &^ b) | ((x - 0x20*lo8) &^ x)) & hi8
-}
-
-// shortString is the common case of skipString, small enough to inline:
-// it reports the closing quote when it is among the first eight bytes of
-// the body at p[i] with nothing to check before it; otherwise it returns
-// where skipString is to go on from (the bytes before it are plain).
-func (t *tokenizer) shortString(p []byte, i int) (int, bool) {
-	if i+8 <= len(p) {
-		m := stopMask(binary.LittleEndian.Uint64(p[i:]))
-		if m == 0 {
-			return i + 8, false
-		}
-		j := i + bits.TrailingZeros64(m)>>3
-		return j, p[j] == '"'
-	}
-	return i, false
-}
-
-func scanString(p []byte, i int) int {
-	for ; i+8 <= len(p); i += 8 {
-		x := binary.LittleEndian.Uint64(p[i:])
-		q := x ^ (0x22 * lo8)
-		b := x ^ (0x5c * lo8)
-		m := ((q - lo8) &^ q) | ((b - lo8) &^ b) | ((x - 0x20*lo8) &^ x)
-		if m &= hi8; m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; i < len(p); i++ {
-		if strStop[p[i]] {
-			return i
-		}
-	}
-	return len(p)
-}
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // feed tokenizes p, which starts at line offset base.
@@ -239,7 +180,7 @@ func (t *tokenizer) feed(p []byte, base int64) error {
 	for i < len(p) {
 		switch t.state {
 		case sString:
-			j := scanString(p, i)
+			j := strStop(p, i)
 			if j == len(p) {
 				return nil
 			}
@@ -250,8 +191,18 @@ func (t *tokenizer) feed(p []byte, base int64) error {
 					return err
 				}
 			case c == '\\':
-				i = j + 1
-				t.state = sEsc
+				// A whole escape in this chunk: the shared check; one cut
+				// by the chunk's end goes on in the escape states.
+				n, err := t.escape(p, j, base)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					i = j + n
+				} else {
+					i = j + 1
+					t.state = sEsc
+				}
 			default:
 				return t.errAt(base+int64(j), "control character 0x%02x in string", c)
 			}
@@ -888,57 +839,6 @@ func (t *tokenizer) topFrame() *frame {
 
 func (t *tokenizer) truncated(end int) error {
 	return t.errAt(int64(end), "unexpected end of line inside a value (truncated JSON)")
-}
-
-// skipString returns the index of the closing quote of the string whose
-// body starts at p[i].
-func (t *tokenizer) skipString(p []byte, i int) (int, error) {
-	for {
-		j := i
-		for ; j+8 <= len(p); j += 8 {
-			x := binary.LittleEndian.Uint64(p[j:])
-			q := x ^ (0x22 * lo8)
-			b := x ^ (0x5c * lo8)
-			m := ((q - lo8) &^ q) | ((b - lo8) &^ b) | ((x - 0x20*lo8) &^ x)
-			if m &= hi8; m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-		}
-		if j+8 > len(p) {
-			for ; j < len(p) && !strStop[p[j]]; j++ {
-			}
-		}
-		if j >= len(p) {
-			return 0, t.truncated(len(p))
-		}
-		switch c := p[j]; {
-		case c == '"':
-			return j, nil
-		case c == '\\':
-			if j+1 >= len(p) {
-				return 0, t.truncated(len(p))
-			}
-			switch p[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i = j + 2
-			case 'u':
-				for k := j + 2; k < j+6; k++ {
-					if k >= len(p) {
-						return 0, t.truncated(len(p))
-					}
-					if c := p[k]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-						return 0, t.errAt(int64(k), "invalid hex digit %q in \\u escape", c)
-					}
-				}
-				i = j + 6
-			default:
-				return 0, t.errAt(int64(j+1), "invalid escape %q", p[j+1])
-			}
-		default:
-			return 0, t.errAt(int64(j), "control character 0x%02x in string", c)
-		}
-	}
 }
 
 // skipNumber returns the end of the number starting at p[i].
