@@ -78,7 +78,10 @@
 // # Throughput
 //
 // Unchanged lines are not copied: the output writes runs of them straight
-// from the read buffer. Tokenizing is the cost, so it is split: a helper
+// from the read buffer. String bodies are skipped in bulk by one scanner
+// both grammars share (scanstr.go): AVX2 or AVX-512 when the CPU has them
+// and the build has GOEXPERIMENT=simd (the Makefile sets it), SWAR eight
+// bytes at a time otherwise. Tokenizing is the cost, so it is split: a helper
 // goroutine tokenizes the second part of each block of complete lines while
 // Run tokenizes the first; Run then applies the policy to both parts in
 // input order (parallel.go). The split adapts so that neither goroutine

@@ -4,8 +4,11 @@ package stream
 // error type every output failure (dst, flags, rejects) comes back as.
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 )
 
 // OutputError is a failure to write one of the scan's outputs: "output"
@@ -135,6 +138,61 @@ func (o *outWriter) flush() error {
 	if f, ok := o.w.(flusher); ok {
 		if err := f.Flush(); err != nil {
 			return o.fail("flush", err)
+		}
+	}
+	return nil
+}
+
+// recWriter remembers its writer's error, so that a copy's error can be
+// told apart from a read error.
+type recWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *recWriter) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	if err != nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// copyRaw is the Raw protocol: a plain copy (splice between *os.File).
+// Its output failures are *OutputError like the scanner's: a file keeps
+// splice, so its errors are told by errno (these come only from writes).
+func (s *Scanner) copyRaw(dst io.Writer, src io.Reader) error {
+	var n int64
+	var err error
+	outErr := func(err error) bool {
+		for _, e := range []error{syscall.EPIPE, syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG, syscall.EROFS} {
+			if errors.Is(err, e) {
+				return true
+			}
+		}
+		return false
+	}
+	if f, ok := dst.(*os.File); ok {
+		n, err = io.Copy(f, src)
+	} else {
+		rw := &recWriter{w: dst}
+		n, err = io.Copy(rw, src)
+		if err != nil && rw.err != nil {
+			outErr = func(error) bool { return true }
+		}
+	}
+	s.mu.Lock()
+	s.st.Bytes, s.st.InputBytes = n, n
+	s.mu.Unlock()
+	if err != nil {
+		if outErr(err) {
+			return &OutputError{Output: "output", Op: "write", Err: err}
+		}
+		return fmt.Errorf("stream: copying connector output: %w", err)
+	}
+	if f, ok := dst.(flusher); ok {
+		if err := f.Flush(); err != nil {
+			return &OutputError{Output: "output", Op: "flush", Err: err}
 		}
 	}
 	return nil

@@ -91,3 +91,28 @@ func TestFlagsAndRejectsErrorsNameTheOutput(t *testing.T) {
 type readerFunc func(p []byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// Raw mode's output failures are *OutputError too, through a pipe whose
+// reader is gone (splice keeps working) and through any writer.
+func TestRawOutputErrors(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	s := New(Config{Protocol: Raw})
+	var oe *OutputError
+	if err := s.Run(pw, strings.NewReader(strings.Repeat("x\n", 1<<16))); !errors.As(err, &oe) || !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("closed pipe: %v", err)
+	}
+	pw.Close()
+	s = New(Config{Protocol: Raw})
+	if err := s.Run(&flakyWriter{n: 1}, strings.NewReader("x\n")); !errors.As(err, &oe) {
+		t.Fatalf("failing writer: %v", err)
+	}
+	s = New(Config{Protocol: Raw})
+	src := readerFunc(func([]byte) (int, error) { return 0, syscall.EIO })
+	if err := s.Run(io.Discard, src); err == nil || errors.As(err, &oe) {
+		t.Fatalf("read error: %v", err)
+	}
+}

@@ -1,9 +1,10 @@
 package stream
 
-// This file is the policy: given a tokenized line, it decides what the line
-// is (protocol, message type), whether a record breaks a size limit, and how
-// the line is forwarded: byte-exact, spliced, dropped or rejected. It reports
-// to the stats, the flags writer, the rejects dir and the warn writer.
+// This file is the size policy of a RECORD (classify.go found it): whether
+// its fields, nested strings and numbers, or the whole payload break a
+// limit, and what happens then: forwarded unchanged, spliced (values
+// nulled or truncated, lineage added), dropped, or a *PolicyError. The
+// reports go through rejects.go, flags.go and warn.go.
 
 import (
 	"fmt"

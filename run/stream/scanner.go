@@ -335,16 +335,7 @@ func (s *Scanner) Snapshot() Stats {
 // Run scans src to dst until EOF or an error. Policy stops are *PolicyError.
 func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 	if s.cfg.Protocol == Raw {
-		n, err := io.Copy(dst, src)
-		s.mu.Lock()
-		s.st.Bytes, s.st.InputBytes = n, n
-		s.mu.Unlock()
-		if err == nil {
-			if f, ok := dst.(flusher); ok {
-				err = f.Flush()
-			}
-		}
-		return err
+		return s.copyRaw(dst, src)
 	}
 	if s.cfg.RejectsDir != "" {
 		if s.rej, err = openRejects(s.cfg.RejectsDir, bound(s.cfg.MaxRejectFiles, DefaultMaxRejectFiles),
