@@ -13,11 +13,12 @@ import (
 )
 
 // parallelMin is the smallest block worth splitting; maxBlock the largest
-// block (the helper's results for a block of tiny lines take about five
-// times its size).
+// block: the helper keeps a 40-byte entry per recorded member, and root
+// members can be six bytes apart, so its results take up to about seven
+// times a block.
 const (
 	parallelMin = 32 << 10
-	maxBlock    = 1 << 20
+	maxBlock    = 256 << 10
 )
 
 // Scanner.share is Run's part of a block, in 1/shareOne; it starts at half

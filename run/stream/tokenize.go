@@ -452,7 +452,9 @@ func (t *tokenizer) openContainer(c byte, off int64) error {
 	}
 	if nf.idx >= 0 {
 		t.vals[nf.idx].role = nf.role
-		nf.rec = c == kArray && nf.role != roleNone && (t.full || nf.role == roleRoot)
+		// A root array is a bad line whatever it holds: its elements are
+		// not recorded (a line of them would cost 20 bytes a byte).
+		nf.rec = c == kArray && nf.role != roleNone && nf.role != roleRoot && t.full
 	}
 	t.stack = append(t.stack, nf)
 	if c == kObject {
