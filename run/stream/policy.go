@@ -344,7 +344,7 @@ func (rc *recordCtx) fail(vi *violation) error {
 	s := rc.s
 	rc.flag(vi, "failed", "")
 	return &PolicyError{Line: s.lineNo, Offset: s.lineOff, Stream: rc.si.display, Record: rc.recNo,
-		Field: unescape(vi.path), Size: vi.size, Limit: vi.limit, Reason: reasonText(vi.reason)}
+		Field: safeText(unescape(vi.path)), Size: vi.size, Limit: vi.limit, Reason: reasonText(vi.reason)}
 }
 
 func reasonText(r string) string {
