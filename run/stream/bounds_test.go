@@ -168,3 +168,17 @@ func TestStreamTableAndStateAreBounded(t *testing.T) {
 		t.Fatalf("state: stats %+v, OnState %q", r.stats, got)
 	}
 }
+
+// Key properties that do not fit the stream table keep the stream out of
+// it: its records are bad lines, never records whose keys could be nulled.
+func TestKeysBeyondTheTableRejectTheStream(t *testing.T) {
+	keys := make([]string, 0, maxTableBytes/64+1)
+	for i := range cap(keys) {
+		keys = append(keys, fmt.Sprintf("key%020d", i))
+	}
+	in := `{"type":"RECORD","record":{"stream":"s","data":{"key00000000000000000000":"` + strings.Repeat("k", 50) + `"}}}` + "\n"
+	r := scanOnce(t, Config{Protocol: Airbyte, MaxFieldSize: 10, Keys: map[string][]string{"s": keys}}, in+in)
+	if r.out != "" || r.stats.InvalidLines != 2 || r.stats.Records != 0 || !strings.Contains(r.warn, "do not fit the stream table") {
+		t.Fatalf("out %q stats %+v warn %s", r.out, r.stats, r.warn)
+	}
+}

@@ -76,15 +76,18 @@ func (s *Scanner) stream(name, ns *val) (*streamInfo, error) {
 	if !ok && ns0 != "" {
 		k, ok = s.cfg.Keys[name0]
 	}
+	if ok {
+		// Before the stream exists: a stream whose keys are unknown
+		// must not take records (its keys could be nulled).
+		if err := s.setKeys(si, k); err != nil {
+			s.tableBytes -= cost
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	s.streams[key] = si
 	s.mu.Unlock()
 	s.last = si
-	if ok {
-		if err := s.setKeys(si, k); err != nil {
-			return nil, err
-		}
-	}
 	return si, nil
 }
 
