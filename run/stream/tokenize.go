@@ -138,6 +138,8 @@ type tokenizer struct {
 	started  bool  // a value has begun
 
 	stack    []frame
+	skipStk  []bool // skipValue's open containers
+	noSkip   bool   // parseAgain: no skipValue
 	vals     []val
 	bigs     []bigStr
 	paths    []byte
@@ -712,6 +714,20 @@ func (t *tokenizer) parseLine(p []byte) error {
 				i = j + 1
 				st = wantAfter
 			case c == '{' || c == '[':
+				if top != nil && !top.rec && !t.full && !t.noSkip {
+					// Nothing inside a value that is not recorded is
+					// recorded (its oversized strings matter only to
+					// the full pass): validate it in one tight loop.
+					// On any error, parse again the general way, which
+					// gives the error and offset the resumable feed gives.
+					j, ok := t.skipValue(p, i, maxDepth-len(t.stack))
+					if !ok {
+						return t.parseAgain(p)
+					}
+					i = j
+					st = wantAfter
+					continue
+				}
 				if err := t.openContainer(c, int64(i)); err != nil {
 					return err
 				}
@@ -828,6 +844,133 @@ func (t *tokenizer) parseLine(p []byte) error {
 				return t.errAt(int64(i), "expected ',' or close, got %q", c)
 			}
 			i++
+		}
+	}
+}
+
+// parseAgain parses the line from its start without skipValue.
+func (t *tokenizer) parseAgain(p []byte) error {
+	t.reset(t.src)
+	t.noSkip = true
+	err := t.parseLine(p)
+	t.noSkip = false
+	return err
+}
+
+// skipValue validates the object or array at p[i], which nests at most
+// room deep, and returns the index after it; false on anything that is not
+// valid JSON (the caller parses again for the error).
+func (t *tokenizer) skipValue(p []byte, i, room int) (int, bool) {
+	const (
+		wantValue = iota
+		wantKey
+		wantAfter
+	)
+	n := len(p)
+	stk := t.skipStk[:0] // true: an object
+	defer func() { t.skipStk = stk[:0] }()
+	st := wantValue
+	for {
+		for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
+			i++
+		}
+		if i >= n {
+			return 0, false
+		}
+		c := p[i]
+		switch st {
+		case wantValue:
+			switch {
+			case c == '"':
+				j, ok := t.shortString(p, i+1)
+				if !ok {
+					var err error
+					if j, err = t.skipString(p, j); err != nil {
+						return 0, false
+					}
+				}
+				i, st = j+1, wantAfter
+			case c == '{' || c == '[':
+				if len(stk) >= room {
+					return 0, false
+				}
+				stk = append(stk, c == '{')
+				i++
+				for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
+					i++
+				}
+				if i < n && (c == '{' && p[i] == '}' || c == '[' && p[i] == ']') {
+					stk = stk[:len(stk)-1]
+					i++
+					if len(stk) == 0 {
+						return i, true
+					}
+					st = wantAfter
+				} else if c == '{' {
+					st = wantKey
+				}
+			case c == '-' || '0' <= c && c <= '9':
+				j, err := t.skipNumber(p, i)
+				if err != nil {
+					return 0, false
+				}
+				i, st = j, wantAfter
+			case c == 't':
+				if i+4 > n || string(p[i:i+4]) != "true" {
+					return 0, false
+				}
+				i, st = i+4, wantAfter
+			case c == 'f':
+				if i+5 > n || string(p[i:i+5]) != "false" {
+					return 0, false
+				}
+				i, st = i+5, wantAfter
+			case c == 'n':
+				if i+4 > n || string(p[i:i+4]) != "null" {
+					return 0, false
+				}
+				i, st = i+4, wantAfter
+			default:
+				return 0, false
+			}
+		case wantKey:
+			if c != '"' {
+				return 0, false
+			}
+			j, ok := t.shortString(p, i+1)
+			if !ok {
+				var err error
+				if j, err = t.skipString(p, j); err != nil {
+					return 0, false
+				}
+			}
+			i = j + 1
+			for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
+				i++
+			}
+			if i >= n || p[i] != ':' {
+				return 0, false
+			}
+			i, st = i+1, wantValue
+		case wantAfter:
+			obj := stk[len(stk)-1]
+			switch {
+			case c == ',':
+				i++
+				if obj {
+					st = wantKey
+				} else {
+					st = wantValue
+				}
+			case c == '}' && obj, c == ']' && !obj:
+				stk = stk[:len(stk)-1]
+				i++
+				if len(stk) == 0 {
+					return i, true
+				}
+			default:
+				return 0, false
+			}
 		}
 	}
 }
