@@ -9,6 +9,11 @@ TAGS     ?= seccomp netgo osusergo
 STATIC   ?= -extldflags -static
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 1
+# simd: run/stream's string scan uses simd/archsimd (AVX2/AVX-512, chosen at
+# start by CPU feature detection); without the experiment it builds the
+# portable SWAR path only. Set for build, test and bench alike.
+GOEXPERIMENT ?= simd
+export GOEXPERIMENT
 
 # ./... skips testdata/, where the connectors and test helpers live: vet them by name.
 TESTDATA_PKGS := $(patsubst %/,./%,$(sort $(dir $(wildcard testdata/*/*.go testdata/*/*/*.go))))

@@ -249,4 +249,18 @@ func TestAirbyteKeysFromTheCommandLine(t *testing.T) {
 	if b, _ := os.ReadFile(flags); !strings.Contains(string(b), `"field":"id"`) || strings.Count(string(b), "\n") != 2 {
 		t.Errorf("flags file:\n%s", b)
 	}
+	// Several keys in one --keys (the comma is not a flag separator), and
+	// a stream named with its namespace.
+	nsLine := `{"type":"RECORD","record":{"namespace":"crm","stream":"s","data":{"v":1,"id":"` + big + `"},"emitted_at":1}}`
+	for _, keys := range []string{"s=v,id", "crm.s=v,id"} {
+		script := []string{"/bin/sh", "-c", "echo '" + line + "'; echo '" + nsLine + "'"}
+		out, errOut, code := runSB(t, root, "", append(append(args[:len(args)-1:len(args)-1], "--keys", keys, "--"), script...)...)
+		want := 2
+		if keys == "crm.s=v,id" {
+			want = 1 // only crm.s has the keys: the other record's id is nulled
+		}
+		if code != 0 || strings.Count(out, `"type":"RECORD"`) != 2-want {
+			t.Fatalf("--keys %s: exit %d, %s%s", keys, code, out, errOut)
+		}
+	}
 }

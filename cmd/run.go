@@ -61,13 +61,14 @@ func runCommand() *cli.Command {
 
 			&cli.StringFlag{Name: "protocol", Value: "auto", Usage: "stdout protocol: auto, singer, airbyte or raw (no inspection)", Category: "Record stream"},
 			&cli.StringFlag{Name: "destination", Usage: "size limits of destination `PROFILE` (see syncbox profiles)", Category: "Record stream"},
-			&cli.StringFlag{Name: "max-field-size", Usage: "largest serialized top-level field or nested string, `SIZE`", Category: "Record stream"},
+			&cli.StringFlag{Name: "max-field-size", Usage: "largest top-level field or nested string or number, `SIZE` (a string: its decoded UTF-8 bytes, as destinations count; others: serialized)", Category: "Record stream"},
 			&cli.StringFlag{Name: "max-record-size", Usage: "largest serialized record, `SIZE`", Category: "Record stream"},
 			&cli.StringFlag{Name: "oversize", Value: "null", Usage: "what to do with an oversized value: null, truncate, drop, fail or pass", Category: "Record stream"},
 			&cli.StringFlag{Name: "flags-file", Usage: "append one JSON line per flagged value or bad line to `FILE`", Category: "Record stream"},
 			&cli.StringFlag{Name: "rejects-dir", Usage: "keep the original of every changed or dropped value in `DIR`", Category: "Record stream"},
 			&cli.BoolFlag{Name: "strict", Usage: "stop at the first line that is not a valid message (exit 5)", Category: "Record stream"},
-			&cli.StringSliceFlag{Name: "keys", Usage: "key properties `STREAM=FIELD[,FIELD...]` for streams without a Singer SCHEMA (Airbyte): never nulled or truncated", Category: "Record stream"},
+			&cli.GenericFlag{Name: "keys", Value: &keysFlag{}, Usage: "key properties `STREAM=FIELD[,FIELD...]` for streams without a Singer SCHEMA (Airbyte; STREAM is NAMESPACE.NAME for a stream with a namespace, or NAME for any): never nulled or truncated (repeatable)", Category: "Record stream"},
+			&cli.StringFlag{Name: "max-line-size", Usage: "longest line the runner accepts (spooled to disk beyond 8 MiB), `SIZE`; a longer line is rejected with lineage (default 2GiB)", Category: "Record stream"},
 
 			&cli.StringFlag{Name: "state-file", Usage: "input state for {state}; each STATE is persisted here atomically", Category: "Checkpoints and reports"},
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` the connector reads at {config}", Category: "Checkpoints and reports"},
@@ -379,7 +380,15 @@ func streamConfig(c *cli.Context) (stream.Config, error) {
 		}
 	}
 	cfg.Strict = c.Bool("strict")
-	for _, kv := range c.StringSlice("keys") {
+	if c.IsSet("max-line-size") {
+		if cfg.MaxLineSize, err = sizeFlag(c, "max-line-size"); err != nil {
+			return cfg, err
+		}
+		if cfg.MaxLineSize <= 0 {
+			return cfg, usageError("--max-line-size must be larger than 0")
+		}
+	}
+	for _, kv := range c.Generic("keys").(*keysFlag).list {
 		stream, fields, ok := strings.Cut(kv, "=")
 		if !ok || stream == "" || fields == "" {
 			return cfg, usageError("--keys %q: expected STREAM=FIELD[,FIELD...]", kv)
@@ -397,6 +406,13 @@ func streamConfig(c *cli.Context) (stream.Config, error) {
 	}
 	return cfg, nil
 }
+
+// keysFlag collects --keys values whole: a StringSliceFlag would split
+// STREAM=F1,F2 at the comma before it is parsed.
+type keysFlag struct{ list []string }
+
+func (k *keysFlag) Set(v string) error { k.list = append(k.list, v); return nil }
+func (k *keysFlag) String() string     { return strings.Join(k.list, " ") }
 
 func identRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'

@@ -437,6 +437,8 @@ func (a *attemptResult) classify(o *Options, in attemptInput, stopping report.Ou
 		a.outcome, a.exitCode, a.err = report.OutputFailed, report.ExitOutputFailed, out.failure()
 	case errors.As(tgtErr, &oerr), errors.As(pumpErr, &oerr) && a.target == nil:
 		a.outcome, a.exitCode, a.err = report.OutputFailed, report.ExitOutputFailed, oerr
+	case sideOutputFailed(pumpErr, o) != nil:
+		a.outcome, a.exitCode, a.err = report.OutputFailed, report.ExitOutputFailed, sideOutputFailed(pumpErr, o)
 	case a.target != nil && a.target.failed():
 		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "target"
 		a.err = fmt.Errorf("the target %s", a.target.exit)
@@ -446,6 +448,11 @@ func (a *attemptResult) classify(o *Options, in attemptInput, stopping report.Ou
 	case a.failed():
 		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "connector"
 		a.err = fmt.Errorf("the %s %s", a.noun(), a.exit)
+		if te := a.stats.TraceError; te != nil {
+			// What the connector said of its own failure (an Airbyte
+			// TRACE ERROR) is the report's error, with its failure type.
+			a.err = fmt.Errorf("the %s %s: %s (%s)", a.noun(), a.exit, te.Message, te.FailureType)
+		}
 	case a.target != nil && (tgtEarly || unread > 0):
 		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "target"
 		a.err = fmt.Errorf("the target exited 0 before reading all of its input (%d bytes left unread): its last STATE is kept, the tap's is not", unread)
@@ -458,6 +465,23 @@ func (a *attemptResult) classify(o *Options, in attemptInput, stopping report.Ou
 	default:
 		a.outcome, a.exitCode = report.Succeeded, report.ExitOK
 	}
+}
+
+// sideOutputFailed is a failure of the scanner's own outputs (the flags
+// file, the rejects dir), named as the user gave them; nil otherwise. The
+// record stream's own output is checked by its checkedWriter.
+func sideOutputFailed(err error, o *Options) error {
+	var se *stream.OutputError
+	if !errors.As(err, &se) {
+		return nil
+	}
+	switch se.Output {
+	case "flags":
+		return &OutputError{Output: "the flags file", Err: se}
+	case "rejects":
+		return &OutputError{Output: "the rejects dir " + o.Stream.RejectsDir, Err: se}
+	}
+	return nil
 }
 
 func (a *attemptResult) noun() string {

@@ -126,10 +126,12 @@ func TestPostgresToPostgresWithGiantValuesAndOOM(t *testing.T) {
 	// it in the stream (row_to_json serializes text with to_json and jsonb
 	// with its text output). MATERIALIZED serializes each value once.
 	hashed := time.Now()
-	var textLen, docLen int64
+	// A string's size is its decoded UTF-8 bytes (the text's own
+	// octet_length), an object's its serialized bytes.
+	var textLen, textBytes, docLen int64
 	var wantTextMD5, wantDocMD5 string
-	if err := src.QueryRow(ctx, `WITH v AS MATERIALIZED (SELECT to_json(body)::text AS j FROM src WHERE id = $1)
-		SELECT octet_length(j), md5(j) FROM v`, bigTextID).Scan(&textLen, &wantTextMD5); err != nil {
+	if err := src.QueryRow(ctx, `WITH v AS MATERIALIZED (SELECT to_json(body)::text AS j, octet_length(body) AS n FROM src WHERE id = $1)
+		SELECT octet_length(j), n, md5(j) FROM v`, bigTextID).Scan(&textLen, &textBytes, &wantTextMD5); err != nil {
 		t.Fatalf("hash the giant text: %v", err)
 	}
 	if err := src.QueryRow(ctx, `WITH v AS MATERIALIZED (SELECT doc::text AS j FROM src WHERE id = $1)
@@ -223,8 +225,8 @@ func TestPostgresToPostgresWithGiantValuesAndOOM(t *testing.T) {
 	if r2.Records.Flagged.Count != 2 {
 		t.Errorf("run 2: %d values flagged, want 2", r2.Records.Flagged.Count)
 	}
-	if l := r2.Records.Flagged.Largest; l == nil || l.Stream != "src" || l.FieldPath != "body" || l.Size != textLen {
-		t.Errorf("run 2: largest flagged %+v, want src.body of %d bytes", l, textLen)
+	if l := r2.Records.Flagged.Largest; l == nil || l.Stream != "src" || l.FieldPath != "body" || l.Size != textBytes {
+		t.Errorf("run 2: largest flagged %+v, want src.body of %d bytes", l, textBytes)
 	}
 
 	// Lineage in the flags file, originals byte-exact in the rejects dir.
@@ -232,8 +234,8 @@ func TestPostgresToPostgresWithGiantValuesAndOOM(t *testing.T) {
 	for _, w := range []struct {
 		id         int64
 		field, md5 string
-		size       int64
-	}{{bigTextID, "body", wantTextMD5, textLen}, {bigDocID, "doc", wantDocMD5, docLen}} {
+		size, file int64 // flagged size; rejects file: the value as serialized
+	}{{bigTextID, "body", wantTextMD5, textBytes, textLen}, {bigDocID, "doc", wantDocMD5, docLen, docLen}} {
 		f, ok := flags[w.field]
 		if !ok {
 			t.Errorf("flags file: no line for field %s; have %v", w.field, flags)
@@ -245,8 +247,8 @@ func TestPostgresToPostgresWithGiantValuesAndOOM(t *testing.T) {
 		}
 		path := filepath.Join(rejectsDir, f.Rejects)
 		size, sum := fileMD5(t, path)
-		if size != w.size || sum != w.md5 {
-			t.Errorf("rejects %s: %d bytes md5 %s; the tap emitted %d bytes md5 %s", path, size, sum, w.size, w.md5)
+		if size != w.file || sum != w.md5 {
+			t.Errorf("rejects %s: %d bytes md5 %s; the tap emitted %d bytes md5 %s", path, size, sum, w.file, w.md5)
 		}
 	}
 

@@ -10,13 +10,19 @@
 //
 // # Structure
 //
-// tokenize.go is a resumable JSON state machine (validation and the extents
-// of the values a policy may need: the message's members, the members of
-// "record", "record.data" and the "meta" objects, and every string under
-// "record" larger than the field limit, with its path). String bodies are
-// skipped eight bytes at a time (SWAR search for '"', '\\' and control
-// bytes). policy.go decides what a line is and what to do with it.
-// scanner.go reads lines, holds or spools them, and writes the output.
+// One concern per file: tokenize.go is a resumable JSON state machine
+// (validation and the extents of the values a policy may need: the
+// message's members, the members of "record", "record.data" and the "meta"
+// objects, and every string or number under "record" larger than the field
+// limit, with its path) and its in-memory fast path. classify.go decides
+// what a line is (message type, protocol, stream) and handles the messages
+// that are not records; streams.go is the bounded stream table; policy.go
+// applies the size limits to a record and plans the edits; truncate.go
+// measures strings (decoded size) and cuts them; lineage.go writes the
+// change entries; forward.go writes a line byte-exact or spliced;
+// rejects.go, flags.go and warn.go are the three reports, each bounded;
+// output.go is the buffered output and OutputError; scanner.go reads lines,
+// holds or spools them; parallel.go splits tokenizing over two goroutines.
 //
 // # Bounded memory: window and spool
 //
@@ -35,11 +41,36 @@
 // and lineage can be inserted where the protocol wants it. The cost of a
 // huge line is one extra sequential write and read of it on local disk;
 // memory stays at about the window plus a few MiB whatever the limits are
-// (a 1 GiB field limit needs no 1 GiB buffer). Other bounds: nesting depth
-// 10,000 (deeper is a bad line); at most 65,536 recorded members and 4,096
-// oversized strings per line: a record beyond that which breaks a limit is
-// dropped and flagged ("too_complex"); STATE values are copied into memory
-// (OnState needs them as []byte).
+// (a 1 GiB field limit needs no 1 GiB buffer).
+//
+// # Bounds, whatever the input
+//
+// Every structure that input could grow has a bound, so that the runner's
+// memory, disk and time follow the bytes read, never their shape:
+//   - a line: Config.MaxLineSize (default 2 GiB) is the most the spool
+//     holds; a longer line is read to its end but not kept, and rejected as a
+//     bad line (flags entry with line, offset and full size; its first
+//     MaxLineSize bytes in rejects if they fit), Stats.LongLines;
+//   - nesting depth 10,000 (deeper is a bad line); at most 65,536 recorded
+//     members and 4,096 oversized values per line: a record beyond that which
+//     breaks a limit is dropped and flagged ("too_complex");
+//   - field paths: 256 bytes of each key and about 1 KiB in all (then "…"),
+//     cut on escape and UTF-8 boundaries, so deep nesting of long keys costs
+//     no more than a short path;
+//   - STATE values: copied into memory for OnState, so at most
+//     Config.MaxStateSize (default 16 MiB); a larger STATE is a bad line (not
+//     forwarded, not checkpointed: a rerun resumes from the state before it);
+//   - streams: at most Config.MaxStreams (default 10,000) and 8 MiB of names
+//     and key properties; names and namespaces of at most 4,096 bytes as
+//     written; a message beyond is a bad line;
+//   - reports: Config.MaxFlags flags entries (10,000), Config.MaxRejectFiles
+//     rejects files (10,000) and Config.MaxRejectBytes (1 GiB),
+//     Config.MaxWarnings line warnings (20, then one summary line); what is
+//     left out is counted in Stats (FlagsSkipped, RejectsSkipped,
+//     WarningsSkipped), never formatted;
+//   - time: key properties are hashed once per SCHEMA, reject names are
+//     numbered per name (no retries over duplicates), each value is measured
+//     at most twice; BenchmarkHostile shows time per byte at two scales.
 //
 // Raw protocol is io.Copy(dst, src) (splice between *os.File); Stats then
 // only gets totals at the end.
@@ -47,7 +78,10 @@
 // # Throughput
 //
 // Unchanged lines are not copied: the output writes runs of them straight
-// from the read buffer. Tokenizing is the cost, so it is split: a helper
+// from the read buffer. String bodies are skipped in bulk by one scanner
+// both grammars share (scanstr.go): AVX2 or AVX-512 when the CPU has them
+// and the build has GOEXPERIMENT=simd (the Makefile sets it), SWAR eight
+// bytes at a time otherwise. Tokenizing is the cost, so it is split: a helper
 // goroutine tokenizes the second part of each block of complete lines while
 // Run tokenizes the first; Run then applies the policy to both parts in
 // input order (parallel.go). The split adapts so that neither goroutine
@@ -65,7 +99,10 @@
 // called it writes its buffer out and calls dst.Flush() if dst has a
 // Flush() error method; it never calls Sync. The STATE line itself is
 // forwarded after OnState returns. Every forwarded line ends with "\n"; a
-// final line without newline gets one (and a warning).
+// final line without newline gets one (and a warning). Every write is
+// checked: the first failure of dst, the flags writer or the rejects dir
+// ends Run with an *OutputError naming that output, and nothing more is
+// written to it (a later write that succeeded would leave a hole).
 //
 // # Lines
 //
@@ -76,17 +113,34 @@
 // counted in InvalidLines, flagged with its offset, written whole to
 // RejectsDir as invalid.line<N>.json, and never forwarded. Strict makes the
 // first one a *PolicyError. In Auto mode, any valid JSON object whose type
-// is unknown passes through.
+// is unknown passes through. Singer BATCH messages are counted (Batches);
+// Airbyte DESTINATION_CATALOG is known; the first Airbyte TRACE of type
+// ERROR is kept in Stats.TraceError (message and failure_type).
+//
+// # Streams
+//
+// A stream is (namespace, name): Airbyte's record.namespace, if a string,
+// and the name; Singer streams have no namespace. Stats.ByStream, Config.Keys
+// and the flags say "namespace.name" where a namespace is set (flags: the
+// raw "stream" and "namespace" members). Names shown in Stats and warnings
+// are decoded and made safe for a terminal: control, C1, bidi and other
+// invisible format characters and invalid UTF-8 are written as \uXXXX /
+// \xNN (a name from the input never reaches a terminal as it is).
 //
 // # Size policy
 //
-// MaxFieldSize applies to the serialized size of each top-level field of the
-// payload (Singer "record", Airbyte "record.data") and of every string under
-// it; MaxRecordSize to the payload. For an oversized object or array field
-// under null/truncate, the oversized strings inside are acted on if that is
-// enough to make the field fit, else the whole field is nulled. truncate
-// cuts a string on a UTF-8, escape and surrogate-pair boundary so that the
-// result (quotes included) is at most the limit; other values are nulled.
+// MaxFieldSize applies to each top-level field of the payload (Singer
+// "record", Airbyte "record.data") and to every string and number under
+// it. A string's size is its decoded UTF-8 byte length, as destinations
+// count it (Redshift VARCHAR, Snowflake, Postgres: bytes of UTF-8; "\u039a"
+// is 2 bytes, not 6); any other value's size is its serialized length. The
+// flags entry says which ("measure": "utf8" or "json"). MaxRecordSize
+// applies to the serialized payload. For an oversized object or array field
+// under null/truncate, the oversized strings and numbers inside are acted
+// on if that is enough to make the field fit, else the whole field is
+// nulled. truncate cuts a string on a UTF-8, escape and surrogate-pair
+// boundary so that its decoded value is at most the limit (at most one
+// character short of it); other values are nulled.
 // Key properties (Singer SCHEMA key_properties, or Config.Keys) are never
 // changed: a key larger than the field limit drops the record. When the
 // record is still too large, the largest non-key fields are nulled until it

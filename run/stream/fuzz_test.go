@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzScan checks, for any input and limits: no panic; the in-memory and
@@ -24,6 +25,11 @@ func FuzzScan(f *testing.F) {
 		`{"type":"RECORD","stream":"s","record":{"a":-1.5e+10,"b":true,"c":null,"d":[{},[]],"e":"x\ty"}}` + "\n",
 		`{"type":"RECORD","stream":"s","record":{"a":"` + strings.Repeat(`\ud83d\ude00`, 10) + `"},"meta":{"x":1}}` + "\n",
 		`{"type":"LOG","log":{"level":"INFO","message":"hi"}}` + "\n" + `{"type":"RECORD","stream":"s","record":{"a":01}}` + "\n",
+		// Hostile shapes: a long key with an escape across the path cut,
+		// deep nesting of keys, oversized numbers, duplicate keys.
+		`{"type":"RECORD","stream":"s","record":{"` + strings.Repeat("k", 253) + `\u00e9\"x":"` + strings.Repeat("v", 300) + `"}}` + "\n",
+		`{"type":"RECORD","stream":"s","record":{"d":` + strings.Repeat(`{"\u00e9\u00e9":`, 60) + `["0123456789abcdefghijk",123456789012345678901234]` + strings.Repeat("}", 60) + `}}` + "\n",
+		`{"type":"RECORD","record":{"namespace":"n\u0001","stream":"s","data":{"v":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","v":"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"}}}` + "\n",
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s), uint16(10+i*3), uint16(40+i*7), uint8(i))
@@ -55,6 +61,11 @@ func FuzzScan(f *testing.F) {
 		for _, l := range strings.SplitAfter(out, "\n") {
 			if l != "" && (!strings.HasSuffix(l, "\n") || !json.Valid([]byte(l))) {
 				t.Fatalf("invalid output line %q", l)
+			}
+		}
+		for _, l := range strings.SplitAfter(flags, "\n") {
+			if l != "" && !json.Valid([]byte(l)) {
+				t.Fatalf("invalid flags line %q", l)
 			}
 		}
 		if err != nil {
@@ -152,4 +163,47 @@ func member(raw []byte, key string) json.RawMessage {
 		return nil
 	}
 	return m[key]
+}
+
+// FuzzStringMeasure checks the string walker against encoding/json: the
+// decoded size of a valid string is the length encoding/json decodes it to
+// (for valid UTF-8; invalid bytes count one each, passed byte-exact), and
+// every cut (by decoded or raw budget) leaves a valid JSON string that
+// decodes to a prefix of the whole, within the budget and at most one
+// character short of it.
+func FuzzStringMeasure(f *testing.F) {
+	for _, s := range []string{"abc", `\u00e9\n\"\\`, "é€😀", `\ud83d\ude00\ud83d`, `\udc00x`, strings.Repeat(`a\u039a`, 50)} {
+		f.Add([]byte(s), uint8(7))
+	}
+	f.Fuzz(func(t *testing.T, content []byte, limit uint8) {
+		quoted := append(append([]byte{'"'}, content...), '"')
+		var full string
+		if json.Unmarshal(quoted, &full) != nil {
+			return
+		}
+		src := &memLine{b: quoted}
+		n := int64(len(quoted))
+		if utf8.Valid(content) {
+			if got := decodedLen(src, 0, n); got != int64(len(full)) {
+				t.Fatalf("decodedLen(%q) = %d, encoding/json: %d", content, got, len(full))
+			}
+		}
+		lim := int64(limit)
+		cut := truncCut(src, 0, n, lim)
+		kept := append(append([]byte(nil), quoted[:cut]...), '"')
+		var s string
+		if err := json.Unmarshal(kept, &s); err != nil {
+			t.Fatalf("truncCut(%q, %d) = %q: %v", content, lim, kept, err)
+		}
+		if dec := decodedLen(&memLine{b: kept}, 0, int64(len(kept))); dec > lim || cut < n-1 && lim-dec > 3 {
+			t.Fatalf("truncCut(%q, %d) = %q: %d decoded bytes", content, lim, kept, dec)
+		}
+		if utf8.Valid(content) && !strings.HasPrefix(full, s) {
+			t.Fatalf("truncCut(%q, %d) = %q: not a prefix of %q", content, lim, s, full)
+		}
+		raw := appendCut([]byte{'"'}, src, 1, n-1, lim)
+		if int64(len(raw)) > lim+1 || json.Unmarshal(append(raw, '"'), &s) != nil || int64(len(raw)) < min(lim+1, n-1)-11 {
+			t.Fatalf("appendCut(%q, %d) = %q", content, lim, raw)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -30,7 +31,8 @@ func TestHelperProcess(t *testing.T) {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(os.Getenv(k), 10, 64); return n }
 	act, _ := ParseAction(os.Getenv("SB_ACTION"))
 	cfg := Config{MaxFieldSize: num("SB_FIELD"), MaxRecordSize: num("SB_RECORD"), Oversize: act,
-		RejectsDir: os.Getenv("SB_REJECTS"), SpoolDir: os.Getenv("SB_SPOOL")}
+		RejectsDir: os.Getenv("SB_REJECTS"), SpoolDir: os.Getenv("SB_SPOOL"),
+		MaxLineSize: num("SB_MAX_LINE"), MaxRejectBytes: num("SB_REJECT_BYTES")}
 	if p := os.Getenv("SB_FLAGS"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
@@ -138,7 +140,7 @@ func rejectFileSize(t *testing.T, dir string) (string, int64) {
 }
 
 func TestBoundedMemory(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || swarPass {
 		t.Skip("streams gigabytes")
 	}
 	nestedSize := gib / int64(len(`{"k":"`+strings.Repeat("é\\n", 300)+`","n":[1,2.5,{"x":null}]},`)) *
@@ -150,7 +152,7 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %d bytes, stats %+v", out.n, st)
 				}
 			}},
-		{name: "1GiB string, field limit, rejects", env: []string{"SB_FIELD=1048576", "SB_RECORD=4194304", "SB_REJECTS=1"},
+		{name: "1GiB string, field limit, rejects", env: []string{"SB_FIELD=1048576", "SB_RECORD=4194304", "SB_REJECTS=1", "SB_REJECT_BYTES=-1"},
 			gen: genBlob(gib, stateLine),
 			check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
 				want := `{"type":"RECORD","stream":"big","record":{"id":1,"blob":null},"meta":{"changes":[{"field":"blob","change":"NULLED","reason":"PLATFORM_FIELD_SIZE_LIMITATION"}]}}` + "\n" + stateLine
@@ -158,10 +160,10 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %q", out.head)
 				}
 				if name, size := rejectFileSize(t, rej); size != gib+2 || !bytes.Contains(flags, []byte(`"rejects":"`+name+`"`)) ||
-					!bytes.Contains(flags, []byte(fmt.Sprintf(`"size":%d`, gib+2))) {
+					!bytes.Contains(flags, []byte(fmt.Sprintf(`"size":%d`, gib))) {
 					t.Fatalf("reject %s %d, flags %s", name, size, flags)
 				}
-				if st.Largest.Size != gib+2 || st.Largest.Field != "blob" {
+				if st.Largest.Size != gib || st.Largest.Field != "blob" {
 					t.Fatalf("stats %+v", st)
 				}
 			}},
@@ -169,7 +171,7 @@ func TestBoundedMemory(t *testing.T) {
 			gen: genBlob(gib, ""),
 			check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
 				meta := `,"meta":{"changes":[{"field":"blob","change":"TRUNCATED","reason":"PLATFORM_FIELD_SIZE_LIMITATION"}]}}`
-				if out.n != int64(len(blobPrefix))+1<<20+int64(len(meta))+1 || !strings.HasSuffix(out.Tail(), `abcdef"}`+meta+"\n") {
+				if out.n != int64(len(blobPrefix))+1<<20+int64(len(meta))+3 || !strings.HasSuffix(out.Tail(), `abcdefgh"}`+meta+"\n") {
 					t.Fatalf("out %d bytes: %q", out.n, out.Tail())
 				}
 			}},
@@ -190,7 +192,7 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %d stats %+v", out.n, st)
 				}
 			}},
-		{name: "2GiB line without newline, no limits",
+		{name: "2GiB line without newline, no limits", env: []string{"SB_MAX_LINE=4294967296"},
 			gen: func(w io.Writer) error {
 				io.WriteString(w, `{"type":"RECORD","record":{"stream":"s","emitted_at":1,"data":{"v":"`)
 				fill(w, `0123456789\"\\`, 2*gib/14*14)
@@ -202,7 +204,7 @@ func TestBoundedMemory(t *testing.T) {
 					t.Fatalf("out %d stats %+v tail %q", out.n, st, out.Tail())
 				}
 			}},
-		{name: "2GiB line cut short (connector died), rejects", env: []string{"SB_FIELD=1048576", "SB_REJECTS=1"},
+		{name: "2GiB line cut short (connector died), rejects", env: []string{"SB_FIELD=1048576", "SB_REJECTS=1", "SB_MAX_LINE=4294967296", "SB_REJECT_BYTES=-1"},
 			gen: func(w io.Writer) error {
 				io.WriteString(w, stateLine+`{"type":"RECORD","record":{"stream":"s","emitted_at":1,"data":{"v":"`)
 				return fill(w, `0123456789`, 2*gib)
@@ -219,6 +221,91 @@ func TestBoundedMemory(t *testing.T) {
 				}
 			}},
 	}
+	runMemCases(t, cases)
+}
+
+// The hostile line shapes of issue 13, each of which took the runner's
+// memory far past any limit: every one must stay within rssLimit.
+func TestHostileLinesBoundedMemory(t *testing.T) {
+	if testing.Short() || swarPass {
+		t.Skip("streams hundreds of megabytes")
+	}
+	const depth, strs = 3000, 4096
+	key := strings.Repeat("k", 250)
+	cases := []memCase{
+		{name: "deep nesting of long keys holding many oversized strings", env: []string{"SB_FIELD=16"},
+			gen: func(w io.Writer) error {
+				var b strings.Builder
+				b.WriteString(`{"type":"RECORD","stream":"h","record":{"id":1,"d":`)
+				for range depth {
+					b.WriteString(`{"` + key + `":`)
+				}
+				b.WriteString("[")
+				for i := range strs {
+					if i > 0 {
+						b.WriteString(",")
+					}
+					b.WriteString(`"0123456789abcdefghij"`)
+				}
+				b.WriteString("]" + strings.Repeat("}", depth) + "}}\n" + stateLine)
+				_, err := io.WriteString(w, b.String())
+				return err
+			},
+			check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+				if st.Records != 1 || st.States != 1 || st.Flagged == 0 || !strings.HasSuffix(out.Tail(), stateLine) {
+					t.Fatalf("stats %+v", st)
+				}
+			}},
+		{name: "300 MiB STATE", gen: func(w io.Writer) error {
+			io.WriteString(w, `{"type":"STATE","value":{"cursor":"`)
+			if err := fill(w, "abcdefgh", 300<<20); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, `"}}`+"\n"+stateLine)
+			return err
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if st.States != 1 || st.InvalidLines != 1 || string(out.head) != stateLine || !bytes.Contains(flags, []byte("larger than the state limit")) {
+				t.Fatalf("out %q stats %+v", out.head, st)
+			}
+		}},
+		{name: "200 MiB stream name", gen: func(w io.Writer) error {
+			io.WriteString(w, `{"type":"RECORD","stream":"`)
+			if err := fill(w, "abcdefgh", 200<<20); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, `","record":{}}`+"\n"+stateLine)
+			return err
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if st.Records != 0 || st.InvalidLines != 1 || string(out.head) != stateLine || len(st.ByStream) != 0 {
+				t.Fatalf("out %q stats %+v", out.head, st)
+			}
+		}},
+		{name: "1M streams", gen: func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 1<<20)
+			for i := range 1000000 {
+				fmt.Fprintf(bw, `{"type":"RECORD","stream":"stream-%d-%s","record":{"i":%d}}`+"\n", i, key[:100], i)
+			}
+			return bw.Flush()
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if len(st.ByStream) != DefaultMaxStreams || st.Records != DefaultMaxStreams || st.InvalidLines != 1000000-DefaultMaxStreams ||
+				st.FlagsSkipped != st.InvalidLines-DefaultMaxFlags || st.WarningsSkipped != st.InvalidLines-DefaultMaxWarnings {
+				t.Fatalf("stats: %d streams %+v", len(st.ByStream), st)
+			}
+		}},
+		{name: "blocks of tiny lines with many members", gen: func(w io.Writer) error {
+			return fill(w, `{"a":0,"b":0,"c":0,"d":0,"e":0}`+"\n"+`[0,0,0,0,0,0,0,0,0,0,0,0,0]`+"\n", 64<<20)
+		}, check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if st.InvalidLines == 0 || out.n == 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		}},
+	}
+	runMemCases(t, cases)
+}
+
+// runMemCases runs each case's generator into the helper process and
+// checks its output, stats and peak RSS.
+func runMemCases(t *testing.T, cases []memCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

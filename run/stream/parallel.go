@@ -12,8 +12,14 @@ import (
 	"io"
 )
 
-// parallelMin is the smallest block worth splitting.
-const parallelMin = 32 << 10
+// parallelMin is the smallest block worth splitting; maxBlock the largest
+// block: the helper keeps a 40-byte entry per recorded member, and root
+// members can be six bytes apart, so its results take up to about seven
+// times a block.
+const (
+	parallelMin = 32 << 10
+	maxBlock    = 256 << 10
+)
 
 // Scanner.share is Run's part of a block, in 1/shareOne; it starts at half
 // and moves by shareStep towards the split where neither goroutine waits.

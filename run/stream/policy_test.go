@@ -98,7 +98,7 @@ func TestSingerActions(t *testing.T) {
 		dropped int64
 	}{
 		{Null, schema + `{"type":"RECORD","stream":"s","record":{"id":7,"v":null,"w":1}` + meta + "}\n", false, "nulled", 0},
-		{Truncate, schema + `{"type":"RECORD","stream":"s","record":{"id":7,"v":"` + big[:48] + `","w":1},"meta":{"changes":[{"field":"v","change":"TRUNCATED","reason":"PLATFORM_FIELD_SIZE_LIMITATION"}]}}` + "\n", false, "truncated", 0},
+		{Truncate, schema + `{"type":"RECORD","stream":"s","record":{"id":7,"v":"` + big[:50] + `","w":1},"meta":{"changes":[{"field":"v","change":"TRUNCATED","reason":"PLATFORM_FIELD_SIZE_LIMITATION"}]}}` + "\n", false, "truncated", 0},
 		{Drop, schema, false, "dropped", 1},
 		{Fail, schema, true, "failed", 0},
 		{Pass, schema + rec, false, "passed", 0},
@@ -114,18 +114,18 @@ func TestSingerActions(t *testing.T) {
 			if tc.err != errors.As(r.err, &pe) {
 				t.Fatalf("err %v", r.err)
 			}
-			if tc.err && (pe.Field != "v" || pe.Size != 102 || pe.Limit != 50 || pe.Stream != "s" || pe.Record != 1) {
+			if tc.err && (pe.Field != "v" || pe.Size != 100 || pe.Limit != 50 || pe.Stream != "s" || pe.Record != 1) {
 				t.Fatalf("policy error %+v", pe)
 			}
 			var f map[string]any
 			if err := json.Unmarshal([]byte(r.flags), &f); err != nil {
 				t.Fatalf("flags %q: %v", r.flags, err)
 			}
-			if f["action"] != tc.action || f["field"] != "v" && tc.act != Drop || f["size"] != 102.0 ||
+			if f["action"] != tc.action || f["field"] != "v" && tc.act != Drop || f["size"] != 100.0 || f["measure"] != "utf8" ||
 				f["record"] != 1.0 || f["stream"] != "s" || f["keys"].(map[string]any)["id"] != 7.0 {
 				t.Fatalf("flags %s", r.flags)
 			}
-			if r.stats.Dropped != tc.dropped || r.stats.Flagged != 1 || r.stats.Largest.Size != 102 || r.stats.Largest.Keys != `{"id":7}` {
+			if r.stats.Dropped != tc.dropped || r.stats.Flagged != 1 || r.stats.Largest.Size != 100 || r.stats.Largest.Keys != `{"id":7}` {
 				t.Fatalf("stats %+v", r.stats)
 			}
 			mustValidLines(t, r.out)
@@ -175,7 +175,7 @@ func TestAirbyteMeta(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := scan(t, Config{Protocol: Airbyte, MaxFieldSize: 200, Keys: map[string][]string{"k": {"id"}}},
+			r := scan(t, Config{Protocol: Airbyte, MaxFieldSize: 199, Keys: map[string][]string{"k": {"id"}}},
 				strings.ReplaceAll(tc.in, `"`+big+`"`, `"`+big+big+`"`)+"\n")
 			want := strings.ReplaceAll(tc.out, `"`+big+`"`, `"`+big+big+`"`)
 			if r.err != nil || r.out != want+"\n" {
@@ -240,7 +240,7 @@ func TestTruncateBoundaries(t *testing.T) {
 		{"mixed", strings.Repeat(`a\u00e9€\t😀\\`, 20)},
 	}
 	for _, tc := range tests {
-		for limit := int64(2); limit < 40; limit++ {
+		for limit := int64(1); limit < 40; limit++ {
 			rec := `{"type":"RECORD","stream":"s","record":{"v":"` + tc.value + `"}}` + "\n"
 			r := scan(t, Config{MaxFieldSize: limit, Oversize: Truncate}, rec)
 			var m struct{ Record struct{ V json.RawMessage } }
@@ -251,11 +251,13 @@ func TestTruncateBoundaries(t *testing.T) {
 			var s, orig string
 			json.Unmarshal(v, &s)
 			json.Unmarshal([]byte(`"`+tc.value+`"`), &orig)
-			if int64(len(v)) > limit || !strings.HasPrefix(tc.value, string(v[1:len(v)-1])) ||
+			// The decoded value fits the limit, is a prefix of the
+			// original, and is at most one character (3 bytes) short.
+			if int64(len(s)) > limit || !strings.HasPrefix(tc.value, string(v[1:len(v)-1])) ||
 				!utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) || !strings.HasPrefix(orig, s) {
 				t.Fatalf("%s limit %d: truncated to %s (%q)", tc.name, limit, v, s)
 			}
-			if limit-int64(len(v)) > 12 {
+			if limit-int64(len(s)) > 3 {
 				t.Fatalf("%s limit %d: cut too much: %s", tc.name, limit, v)
 			}
 		}
@@ -485,7 +487,7 @@ func TestAirbyteActions(t *testing.T) {
 		err bool
 	}{
 		{Null, `{"type":"RECORD","record":{"stream":"k","data":{"id":7,"v":null},"emitted_at":1` + meta("NULLED"), false},
-		{Truncate, `{"type":"RECORD","record":{"stream":"k","data":{"id":7,"v":"` + big[:18] + `"},"emitted_at":1` + meta("TRUNCATED"), false},
+		{Truncate, `{"type":"RECORD","record":{"stream":"k","data":{"id":7,"v":"` + big[:20] + `"},"emitted_at":1` + meta("TRUNCATED"), false},
 		{Drop, "", false},
 		{Fail, "", true},
 		{Pass, rec, false},

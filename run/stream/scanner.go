@@ -87,16 +87,21 @@ func ParseAction(s string) (Action, error) {
 	return 0, fmt.Errorf("unknown oversize action %q (want null, truncate, drop, fail or pass)", s)
 }
 
-// Config configures a Scanner. The zero value is a validating pass-through.
+// Config configures a Scanner. The zero value is a validating pass-through
+// with the default bounds.
 type Config struct {
 	Protocol      Protocol
-	MaxFieldSize  int64  // bytes per top-level record field and per nested string; 0 = no limit
-	MaxRecordSize int64  // bytes per record payload; 0 = no limit
+	MaxFieldSize  int64  // bytes per top-level record field and per nested string or number; 0 = no limit
+	MaxRecordSize int64  // bytes per record payload (serialized); 0 = no limit
 	Oversize      Action // what to do with an oversized value
 	Strict        bool   // the first bad line stops the scan with a *PolicyError
 
 	// Keys gives key properties per stream for streams that have no Singer
-	// SCHEMA message (Airbyte: the configured catalog's primary key).
+	// SCHEMA message (Airbyte: the configured catalog's primary key). The
+	// map key is the stream's identity as in Stats.ByStream:
+	// "namespace.name" for an Airbyte stream with a namespace, else the
+	// name; a plain name also applies to that name in any namespace that
+	// has no entry of its own.
 	Keys map[string][]string
 
 	Flags      io.Writer // one JSON line per flagged value or bad line (optional)
@@ -104,14 +109,46 @@ type Config struct {
 	Warn       io.Writer // human-readable warnings (optional)
 
 	// OnState is called for each STATE message (Singer: value; Airbyte:
-	// the state object) after every byte before it reached dst and dst was
-	// flushed. An error stops the scan.
+	// the whole AirbyteStateMessage, the "state" member) after every byte
+	// before it reached dst and dst was flushed. An error stops the scan
+	// and is returned as it is. value must not be modified.
 	OnState func(value []byte) error
 
 	// Window is the longest line held in memory (default 8 MiB); longer
 	// lines are spooled to a file in SpoolDir (default os.TempDir()).
 	Window   int
 	SpoolDir string
+
+	// Bounds. 0 means the default; a negative value means no bound.
+	MaxLineSize    int64 // longest line (default 2 GiB): the spool never holds more; a longer line is a bad line
+	MaxStateSize   int64 // largest STATE value (default 16 MiB); a larger STATE is a bad line
+	MaxStreams     int   // streams (default 10,000); a message of a stream beyond is a bad line
+	MaxFlags       int64 // flags entries (default 10,000); beyond, counted in Stats.FlagsSkipped
+	MaxRejectFiles int64 // rejects files (default 10,000); beyond, counted in Stats.RejectsSkipped
+	MaxRejectBytes int64 // bytes in rejects files (default 1 GiB); a value that does not fit is counted, not written
+	MaxWarnings    int   // line warnings (default 20); beyond, counted in Stats.WarningsSkipped and summarized
+}
+
+// Default bounds (Config's 0 values).
+const (
+	DefaultMaxLineSize    = 2 << 30
+	DefaultMaxStateSize   = 16 << 20
+	DefaultMaxStreams     = 10000
+	DefaultMaxFlags       = 10000
+	DefaultMaxRejectFiles = 10000
+	DefaultMaxRejectBytes = 1 << 30
+	DefaultMaxWarnings    = 20
+)
+
+// bound resolves a Config bound: 0 is def, negative is none (max int64).
+func bound(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 1<<63 - 1
+	}
+	return v
 }
 
 // PolicyError stops a scan: an oversized value under the fail action, a
@@ -167,7 +204,16 @@ type InFlight struct {
 	Bytes int64  // bytes of the value seen so far
 }
 
-// Stats is a snapshot of a scan's progress.
+// TraceError is an Airbyte TRACE message of type ERROR.
+type TraceError struct {
+	Message     string // error.message: at most 4 KiB, made safe to print (controls as \\uXXXX)
+	FailureType string // error.failure_type: system_error, config_error, transient_error
+}
+
+// Stats is a snapshot of a scan's progress. Stream names in it (ByStream
+// keys, CurrentStream, Largest.Stream) are display names: "namespace.name"
+// where a namespace is set, decoded, with control, bidi and invalid bytes
+// written as \uXXXX / \xNN.
 type Stats struct {
 	Lines             int64 // lines read, including empty and invalid ones
 	Records           int64 // RECORD messages seen
@@ -176,15 +222,26 @@ type Stats struct {
 	InputBytes        int64 // bytes read from src (as of the last complete line)
 	ByStream          map[string]StreamStats
 	InvalidLines      int64
-	EmptyLines        int64
+	EmptyLines        int64 // blank (whitespace-only) lines: counted, not forwarded
+	Batches           int64 // Singer BATCH messages
 	Flagged           int64 // flagged values (and records)
 	Largest           FlaggedValue
 	CurrentStream     string
 	RecordsSinceState int64
 	BytesSinceState   int64
 	InFlight          *InFlight // nil unless a line longer than the window is being scanned
-	LastState         []byte
+	LastState         []byte    // shared, not copied: never modify it
 	States            int64
+	TraceError        *TraceError // the first Airbyte TRACE ERROR, if any
+	TraceErrors       int64       // TRACE ERROR messages
+
+	// What the bounds left out.
+	FlagsSkipped    int64 // flags entries not written (Config.MaxFlags)
+	RejectFiles     int64 // rejects files written
+	RejectBytes     int64 // bytes written to them
+	RejectsSkipped  int64 // values or lines not written to rejects (MaxRejectFiles, MaxRejectBytes)
+	WarningsSkipped int64 // line warnings not written (MaxWarnings)
+	LongLines       int64 // lines longer than MaxLineSize (also in InvalidLines)
 }
 
 // Scanner scans one connector output stream. Run it once.
@@ -208,17 +265,28 @@ type Scanner struct {
 
 	edits   []edit
 	fields  []fieldInfo
+	nested  []nestedBig
 	changes []byte
+
+	ld lineData // the line being handled
+	nl bool     // it ended with a newline
+
+	// Bounds (Config's, resolved) and what they count.
+	maxLine, maxState int64
+	maxStreams        int
+	maxFlags, flagsN  int64
+	maxWarn, warnN    int
+	tableBytes        int64 // stream table's bytes (streams.go)
+	longBy            int64 // bytes of the current line beyond what ld holds (a long line)
+	flagsErr          error
+	rej               *rejects
+	flagBuf, keysBuf  []byte
+	keyBuf            []byte
+	errStreams        error
+	nsBuf             []byte
 
 	mu sync.Mutex
 	st Stats
-}
-
-type streamInfo struct {
-	name    string
-	keys    []string
-	records int64
-	bytes   int64
 }
 
 // New returns a Scanner for cfg.
@@ -230,7 +298,13 @@ func New(cfg Config) *Scanner {
 	if w < 64 {
 		w = 64
 	}
-	s := &Scanner{cfg: cfg, window: w, streams: map[string]*streamInfo{}, share: shareOne / 2}
+	s := &Scanner{cfg: cfg, window: w, streams: map[string]*streamInfo{}, share: shareOne / 2,
+		maxLine:    bound(cfg.MaxLineSize, DefaultMaxLineSize),
+		maxState:   bound(cfg.MaxStateSize, DefaultMaxStateSize),
+		maxStreams: int(bound(int64(cfg.MaxStreams), DefaultMaxStreams)),
+		maxFlags:   bound(cfg.MaxFlags, DefaultMaxFlags),
+		maxWarn:    int(bound(int64(cfg.MaxWarnings), DefaultMaxWarnings)),
+	}
 	s.tok.strLimit = cfg.MaxFieldSize
 	return s
 }
@@ -243,120 +317,30 @@ func (s *Scanner) Snapshot() Stats {
 	st := s.st
 	st.ByStream = make(map[string]StreamStats, len(s.streams))
 	for _, si := range s.streams {
-		st.ByStream[unescape([]byte(si.name))] = StreamStats{Records: si.records, Bytes: si.bytes}
+		// Two spellings of one name ("a", "\u0061") are one stream here.
+		ss := st.ByStream[si.display]
+		st.ByStream[si.display] = StreamStats{Records: ss.Records + si.records, Bytes: ss.Bytes + si.bytes}
 	}
 	if s.st.InFlight != nil {
 		f := *s.st.InFlight
 		st.InFlight = &f
 	}
-	st.LastState = append([]byte(nil), s.st.LastState...)
+	if s.st.TraceError != nil {
+		te := *s.st.TraceError
+		st.TraceError = &te
+	}
 	return st
-}
-
-// flusher is implemented by buffered destinations.
-type flusher interface{ Flush() error }
-
-// outWriter buffers dst and counts bytes. Unchanged lines are not copied:
-// ref collects a run of them in the scanner's read buffer, written out
-// before that part of the buffer is reused. At most one of buf and ref is
-// non-empty, so order is kept.
-type outWriter struct {
-	w   io.Writer
-	buf []byte
-	ref []byte
-	n   int64
-}
-
-// writeRef writes p, which stays valid until the next drainRef.
-func (o *outWriter) writeRef(p []byte) error {
-	if len(o.buf) > 0 || len(p) == 0 {
-		_, err := o.Write(p)
-		return err
-	}
-	o.n += int64(len(p))
-	if r := o.ref; len(r) > 0 && cap(r) > len(r) && &r[:len(r)+1][len(r)] == &p[0] {
-		o.ref = r[:len(r)+len(p)]
-		return nil
-	}
-	if err := o.drainRef(); err != nil {
-		return err
-	}
-	o.ref = p
-	return nil
-}
-
-func (o *outWriter) drainRef() error {
-	if len(o.ref) == 0 {
-		return nil
-	}
-	_, err := o.w.Write(o.ref)
-	o.ref = nil
-	return err
-}
-
-func (o *outWriter) Write(p []byte) (int, error) {
-	if err := o.drainRef(); err != nil {
-		return 0, err
-	}
-	o.n += int64(len(p))
-	if len(o.buf)+len(p) > cap(o.buf) {
-		if err := o.drain(); err != nil {
-			return 0, err
-		}
-		if len(p) >= cap(o.buf)/2 {
-			return o.w.Write(p)
-		}
-	}
-	o.buf = append(o.buf, p...)
-	return len(p), nil
-}
-
-func (o *outWriter) drain() error {
-	if err := o.drainRef(); err != nil {
-		return err
-	}
-	if len(o.buf) == 0 {
-		return nil
-	}
-	_, err := o.w.Write(o.buf)
-	o.buf = o.buf[:0]
-	return err
-}
-
-// flush drains the buffer and flushes dst if it can be flushed.
-func (o *outWriter) flush() error {
-	if err := o.drain(); err != nil {
-		return err
-	}
-	if f, ok := o.w.(flusher); ok {
-		return f.Flush()
-	}
-	return nil
-}
-
-func (s *Scanner) warnf(format string, args ...any) {
-	if s.cfg.Warn != nil {
-		fmt.Fprintf(s.cfg.Warn, "syncbox: "+format+"\n", args...)
-	}
 }
 
 // Run scans src to dst until EOF or an error. Policy stops are *PolicyError.
 func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 	if s.cfg.Protocol == Raw {
-		n, err := io.Copy(dst, src)
-		s.mu.Lock()
-		s.st.Bytes, s.st.InputBytes = n, n
-		s.mu.Unlock()
-		if err == nil {
-			if f, ok := dst.(flusher); ok {
-				err = f.Flush()
-			}
-		}
-		return err
+		return s.copyRaw(dst, src)
 	}
 	if s.cfg.RejectsDir != "" {
-		if err := os.MkdirAll(s.cfg.RejectsDir, 0o755); err != nil {
-			return fmt.Errorf("stream: rejects dir: %w", err)
+		if s.rej, err = openRejects(s.cfg.RejectsDir, bound(s.cfg.MaxRejectFiles, DefaultMaxRejectFiles),
+			bound(s.cfg.MaxRejectBytes, DefaultMaxRejectBytes)); err != nil {
+			return err
 		}
 	}
 	s.out = outWriter{w: dst, buf: make([]byte, 0, 256<<10)}
@@ -364,6 +348,8 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 		if ferr := s.out.flush(); err == nil && ferr != nil {
 			err = ferr
 		}
+		s.rej.close()
+		s.warnSummary()
 		if s.spool != nil {
 			s.spool.f.Close()
 		}
@@ -380,8 +366,10 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 	eof := false
 	defer s.stopHelper()
 	for {
-		if w-r >= parallelMin && !s.serial {
-			if last := bytes.LastIndexByte(buf[r+scanned:w], '\n'); last >= 0 {
+		// Blocks of at most maxBlock: the helper's per-line results grow
+		// with a block's lines.
+		if lim := min(w, r+maxBlock); lim-r >= parallelMin && r+scanned < lim && !s.serial {
+			if last := bytes.LastIndexByte(buf[r+scanned:lim], '\n'); last >= 0 {
 				end := r + scanned + last + 1
 				// The helper reads ahead into the free tail of buf while
 				// Run finishes the block.
@@ -465,6 +453,10 @@ func (s *Scanner) Run(dst io.Writer, src io.Reader) (err error) {
 // memLineDone tokenizes and handles a line held in memory.
 func (s *Scanner) memLineDone(line []byte, nl bool) error {
 	s.mem.b = line
+	if int64(len(line)) > s.maxLine {
+		s.tok.reset(&s.mem)
+		return s.longLine(&s.mem, 0, nl)
+	}
 	s.tok.reset(&s.mem)
 	err := s.tok.parseLine(line)
 	return s.handleLine(&s.mem, err, nl)
@@ -503,12 +495,17 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 		}
 		return nil
 	}
-	if err := add(buf[:w]); err != nil {
+	var over int64 // bytes beyond MaxLineSize: read, not spooled
+	first := buf[:w]
+	if int64(len(first)) > s.maxLine {
+		over, first = int64(len(first))-s.maxLine, first[:s.maxLine]
+	}
+	if err := add(first); err != nil {
 		return 0, false, err
 	}
 	nl, eof := false, false
 	for !nl && !eof {
-		s.noteInFlight(sp.n)
+		s.noteInFlight(sp.n + over)
 		n, rerr := src.Read(buf)
 		if rerr == io.EOF {
 			eof = true
@@ -520,6 +517,10 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 		if i >= 0 {
 			chunk = chunk[:i]
 		}
+		if room := s.maxLine - sp.n; int64(len(chunk)) > room {
+			over += int64(len(chunk)) - room
+			chunk = chunk[:room]
+		}
 		if err := add(chunk); err != nil {
 			return 0, false, err
 		}
@@ -527,6 +528,19 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 			nl = true
 			rest = copy(buf, buf[i+1:n])
 		}
+	}
+	if over > 0 {
+		if err := s.longLine(sp, over, nl); err != nil {
+			return 0, false, err
+		}
+		s.lineOff += sp.n + over
+		if nl {
+			s.lineOff++
+		}
+		s.mu.Lock()
+		s.st.InFlight = nil
+		s.mu.Unlock()
+		return rest, !eof, nil
 	}
 	if tokErr == nil {
 		tokErr = s.tok.finish(sp.n)
@@ -542,6 +556,20 @@ func (s *Scanner) spoolRun(buf []byte, w int, src io.Reader) (rest int, more boo
 	s.st.InFlight = nil
 	s.mu.Unlock()
 	return rest, !eof, nil
+}
+
+// longLine rejects a line longer than MaxLineSize: ld holds its first
+// bytes (all of them in memory, the first MaxLineSize spooled), over
+// counts the bytes beyond that were read and dropped.
+func (s *Scanner) longLine(ld lineData, over int64, nl bool) error {
+	s.lineNo++
+	s.ld, s.nl = ld, nl
+	s.longBy = over
+	defer func() { s.longBy = 0 }()
+	s.mu.Lock()
+	s.st.LongLines++
+	s.mu.Unlock()
+	return s.badLine(fmt.Sprintf("line of %d bytes is longer than the line size limit (%d bytes)", ld.size()+over, s.maxLine))
 }
 
 func (s *Scanner) noteInFlight(n int64) {
@@ -623,4 +651,18 @@ func (sp *spoolLine) copyTo(w io.Writer, start, end int64) error {
 		start += n
 	}
 	return nil
+}
+
+// readCopy returns a new copy of line bytes [start,end) (a spooled line's
+// slice buffer is not grown to hold it).
+func readCopy(ld lineData, start, end int64) []byte {
+	if m, ok := ld.(*memLine); ok {
+		return append([]byte(nil), m.b[start:end]...)
+	}
+	var b bytes.Buffer
+	b.Grow(int(end - start))
+	if ld.copyTo(&b, start, end) != nil {
+		return nil
+	}
+	return b.Bytes()
 }

@@ -7,9 +7,7 @@ package stream
 // members it records ("record", "meta", "record.data", "record.meta").
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/bits"
 )
 
 // Value kinds, as the first byte of their serialization.
@@ -29,6 +27,7 @@ const (
 	maxVals    = 1 << 16 // recorded members per line; beyond, overflow is set
 	maxBigs    = 4096    // recorded oversized strings per line; beyond, overflow is set
 	maxPathSeg = 256     // bytes of one key kept in a field path
+	maxPath    = 1024    // bytes of a field path (then "…")
 )
 
 // span is a byte range [start, end) within the line.
@@ -44,8 +43,9 @@ type val struct {
 	end    int64
 }
 
-// bigStr is a string value under the root member "record" whose serialized
-// size (quotes included) exceeds the tokenizer's strLimit.
+// bigStr is a string or number under the root member "record" whose
+// serialized size (a string's quotes included) exceeds the tokenizer's
+// strLimit.
 type bigStr struct {
 	start, end int64
 	path       span // into tokenizer.paths: "record.a.b[2]"
@@ -122,7 +122,7 @@ type byteSource interface {
 type tokenizer struct {
 	strLimit int64 // strings under "record" larger than this are recorded in bigs (0: none)
 	// full records the members of every tracked container. Without it,
-	// only the root's members and record.stream/data/meta are recorded:
+	// only the root's members and record.stream/namespace/data/meta are recorded:
 	// enough to classify a message and measure its payload; the policy
 	// asks for a full pass only for a record that may break a limit.
 	full bool
@@ -138,6 +138,8 @@ type tokenizer struct {
 	started  bool  // a value has begun
 
 	stack    []frame
+	skipStk  []bool // skipValue's open containers
+	noSkip   bool   // parseAgain: no skipValue
 	vals     []val
 	bigs     []bigStr
 	paths    []byte
@@ -171,63 +173,6 @@ func (t *tokenizer) errAt(off int64, format string, args ...any) error {
 	return &SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Bulk string scan: index of the first '"', '\\' or control byte in p[i:].
-const (
-	lo8 = 0x0101010101010101
-	hi8 = 0x8080808080808080
-)
-
-// strStop marks the bytes that end a run of plain string content.
-var strStop = func() (t [256]bool) {
-	for c := 0; c < 0x20; c++ {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
-// stopMask has the high bit set in each byte of x (little-endian) that is
-// '"', '\\' or a control byte; the lowest set bit marks the first such byte.
-func stopMask(x uint64) uint64 {
-	q := x ^ (0x22 * lo8)
-	b := x ^ (0x5c * lo8)
-	return (((q - lo8) &^ q) | ((b - lo8) &^ b) | ((x - 0x20*lo8) &^ x)) & hi8
-}
-
-// shortString is the common case of skipString, small enough to inline:
-// it reports the closing quote when it is among the first eight bytes of
-// the body at p[i] with nothing to check before it; otherwise it returns
-// where skipString is to go on from (the bytes before it are plain).
-func (t *tokenizer) shortString(p []byte, i int) (int, bool) {
-	if i+8 <= len(p) {
-		m := stopMask(binary.LittleEndian.Uint64(p[i:]))
-		if m == 0 {
-			return i + 8, false
-		}
-		j := i + bits.TrailingZeros64(m)>>3
-		return j, p[j] == '"'
-	}
-	return i, false
-}
-
-func scanString(p []byte, i int) int {
-	for ; i+8 <= len(p); i += 8 {
-		x := binary.LittleEndian.Uint64(p[i:])
-		q := x ^ (0x22 * lo8)
-		b := x ^ (0x5c * lo8)
-		m := ((q - lo8) &^ q) | ((b - lo8) &^ b) | ((x - 0x20*lo8) &^ x)
-		if m &= hi8; m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; i < len(p); i++ {
-		if strStop[p[i]] {
-			return i
-		}
-	}
-	return len(p)
-}
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // feed tokenizes p, which starts at line offset base.
@@ -237,7 +182,7 @@ func (t *tokenizer) feed(p []byte, base int64) error {
 	for i < len(p) {
 		switch t.state {
 		case sString:
-			j := scanString(p, i)
+			j := strStop(p, i)
 			if j == len(p) {
 				return nil
 			}
@@ -248,8 +193,18 @@ func (t *tokenizer) feed(p []byte, base int64) error {
 					return err
 				}
 			case c == '\\':
-				i = j + 1
-				t.state = sEsc
+				// A whole escape in this chunk: the shared check; one cut
+				// by the chunk's end goes on in the escape states.
+				n, err := t.escape(p, j, base)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					i = j + n
+				} else {
+					i = j + 1
+					t.state = sEsc
+				}
 			default:
 				return t.errAt(base+int64(j), "control character 0x%02x in string", c)
 			}
@@ -371,7 +326,7 @@ func (t *tokenizer) number(p []byte, i int) (int, error) {
 			}
 		}
 		// the number ended before p[i]
-		t.endScalar(t.base+int64(i), kNumber)
+		t.endNumber(t.base + int64(i))
 		return i, nil
 	}
 	return i, nil
@@ -499,7 +454,9 @@ func (t *tokenizer) openContainer(c byte, off int64) error {
 	}
 	if nf.idx >= 0 {
 		t.vals[nf.idx].role = nf.role
-		nf.rec = c == kArray && nf.role != roleNone && (t.full || nf.role == roleRoot)
+		// A root array is a bad line whatever it holds: its elements are
+		// not recorded (a line of them would cost 20 bytes a byte).
+		nf.rec = c == kArray && nf.role != roleNone && nf.role != roleRoot && t.full
 	}
 	t.stack = append(t.stack, nf)
 	if c == kObject {
@@ -524,6 +481,8 @@ func (t *tokenizer) recordable(f *frame) bool {
 		return string(k) == "data" || string(k) == "meta"
 	case 6:
 		return string(t.bytesAt(f.key.start, f.key.end)) == "stream"
+	case 9:
+		return string(t.bytesAt(f.key.start, f.key.end)) == "namespace"
 	}
 	return false
 }
@@ -574,6 +533,15 @@ func (t *tokenizer) endString(off int64) error {
 	return nil
 }
 
+// endNumber completes a number ending before end; one under "record"
+// larger than strLimit is recorded like an oversized string.
+func (t *tokenizer) endNumber(end int64) {
+	if t.strLimit > 0 && end-t.strStart > t.strLimit && len(t.stack) >= 2 && t.rootRec {
+		t.addBig(t.strStart, end)
+	}
+	t.endScalar(end, kNumber)
+}
+
 // endScalar completes a string, number or literal ending before end.
 func (t *tokenizer) endScalar(end int64, kind byte) {
 	t.started = true
@@ -621,7 +589,10 @@ func (t *tokenizer) setKey(start, end int64) {
 	}
 }
 
-// addBig records an oversized string with its path from the root.
+// addBig records an oversized string or number with its path from the
+// root. A path keeps at most maxPathSeg bytes of each key and about
+// maxPath bytes in all (then "…"), cut on escape boundaries: deep nesting
+// of long keys costs no more than a short path.
 func (t *tokenizer) addBig(start, end int64) {
 	if len(t.bigs) >= maxBigs {
 		t.overflow = true
@@ -629,6 +600,10 @@ func (t *tokenizer) addBig(start, end int64) {
 	}
 	ps := int64(len(t.paths))
 	for i := range t.stack {
+		if int64(len(t.paths))-ps > maxPath {
+			t.paths = append(t.paths, "…"...)
+			break
+		}
 		f := &t.stack[i]
 		if f.kind == kArray {
 			t.paths = fmt.Appendf(t.paths, "[%d]", f.n)
@@ -637,19 +612,18 @@ func (t *tokenizer) addBig(start, end int64) {
 		if i > 0 {
 			t.paths = append(t.paths, '.')
 		}
-		k := f.key
-		if k.end-k.start > maxPathSeg {
-			k.end = k.start + maxPathSeg
-		}
-		t.paths = append(t.paths, t.bytesAt(k.start, k.end)...)
+		t.paths = appendCut(t.paths, t, f.key.start, f.key.end, maxPathSeg)
 	}
 	t.bigs = append(t.bigs, bigStr{start: start, end: end, path: span{ps, int64(len(t.paths))}})
 }
 
+// slice makes the tokenizer a byteSource of the line it is reading.
+func (t *tokenizer) slice(start, end int64) []byte { return t.bytesAt(start, end) }
+
 // finish ends the line at offset end. It reports truncated values.
 func (t *tokenizer) finish(end int64) error {
 	if t.state == sNumber && t.numberComplete() {
-		t.endScalar(end, kNumber)
+		t.endNumber(end)
 	}
 	switch {
 	case t.state == sDone:
@@ -740,6 +714,20 @@ func (t *tokenizer) parseLine(p []byte) error {
 				i = j + 1
 				st = wantAfter
 			case c == '{' || c == '[':
+				if top != nil && !top.rec && !t.full && !t.noSkip {
+					// Nothing inside a value that is not recorded is
+					// recorded (its oversized strings matter only to
+					// the full pass): validate it in one tight loop.
+					// On any error, parse again the general way, which
+					// gives the error and offset the resumable feed gives.
+					j, ok := t.skipValue(p, i, maxDepth-len(t.stack))
+					if !ok {
+						return t.parseAgain(p)
+					}
+					i = j
+					st = wantAfter
+					continue
+				}
 				if err := t.openContainer(c, int64(i)); err != nil {
 					return err
 				}
@@ -784,6 +772,9 @@ func (t *tokenizer) parseLine(p []byte) error {
 				if err != nil {
 					return err
 				}
+				if t.strLimit > 0 && int64(j-i) > t.strLimit && len(t.stack) >= 2 && t.rootRec {
+					t.addBig(int64(i), int64(j))
+				}
 				if top == nil || top.rec {
 					t.scalar(int64(i), int64(j), kNumber)
 				}
@@ -808,8 +799,8 @@ func (t *tokenizer) parseLine(p []byte) error {
 			}
 			if top.role == roleNone {
 				top.key = span{int64(i + 1), int64(j)}
-			} else if k := j - i - 1; top.role == roleRecord && !t.full && k != 4 && k != 6 {
-				// What setKey would do: no "data", "meta" or "stream".
+			} else if k := j - i - 1; top.role == roleRecord && !t.full && k != 4 && k != 6 && k != 9 {
+				// What setKey would do: no "data", "meta", "stream" or "namespace".
 				top.key = span{int64(i + 1), int64(j)}
 				top.rec = false
 			} else {
@@ -857,6 +848,133 @@ func (t *tokenizer) parseLine(p []byte) error {
 	}
 }
 
+// parseAgain parses the line from its start without skipValue.
+func (t *tokenizer) parseAgain(p []byte) error {
+	t.reset(t.src)
+	t.noSkip = true
+	err := t.parseLine(p)
+	t.noSkip = false
+	return err
+}
+
+// skipValue validates the object or array at p[i], which nests at most
+// room deep, and returns the index after it; false on anything that is not
+// valid JSON (the caller parses again for the error).
+func (t *tokenizer) skipValue(p []byte, i, room int) (int, bool) {
+	const (
+		wantValue = iota
+		wantKey
+		wantAfter
+	)
+	n := len(p)
+	stk := t.skipStk[:0] // true: an object
+	defer func() { t.skipStk = stk[:0] }()
+	st := wantValue
+	for {
+		for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
+			i++
+		}
+		if i >= n {
+			return 0, false
+		}
+		c := p[i]
+		switch st {
+		case wantValue:
+			switch {
+			case c == '"':
+				j, ok := t.shortString(p, i+1)
+				if !ok {
+					var err error
+					if j, err = t.skipString(p, j); err != nil {
+						return 0, false
+					}
+				}
+				i, st = j+1, wantAfter
+			case c == '{' || c == '[':
+				if len(stk) >= room {
+					return 0, false
+				}
+				stk = append(stk, c == '{')
+				i++
+				for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
+					i++
+				}
+				if i < n && (c == '{' && p[i] == '}' || c == '[' && p[i] == ']') {
+					stk = stk[:len(stk)-1]
+					i++
+					if len(stk) == 0 {
+						return i, true
+					}
+					st = wantAfter
+				} else if c == '{' {
+					st = wantKey
+				}
+			case c == '-' || '0' <= c && c <= '9':
+				j, err := t.skipNumber(p, i)
+				if err != nil {
+					return 0, false
+				}
+				i, st = j, wantAfter
+			case c == 't':
+				if i+4 > n || string(p[i:i+4]) != "true" {
+					return 0, false
+				}
+				i, st = i+4, wantAfter
+			case c == 'f':
+				if i+5 > n || string(p[i:i+5]) != "false" {
+					return 0, false
+				}
+				i, st = i+5, wantAfter
+			case c == 'n':
+				if i+4 > n || string(p[i:i+4]) != "null" {
+					return 0, false
+				}
+				i, st = i+4, wantAfter
+			default:
+				return 0, false
+			}
+		case wantKey:
+			if c != '"' {
+				return 0, false
+			}
+			j, ok := t.shortString(p, i+1)
+			if !ok {
+				var err error
+				if j, err = t.skipString(p, j); err != nil {
+					return 0, false
+				}
+			}
+			i = j + 1
+			for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
+				i++
+			}
+			if i >= n || p[i] != ':' {
+				return 0, false
+			}
+			i, st = i+1, wantValue
+		case wantAfter:
+			obj := stk[len(stk)-1]
+			switch {
+			case c == ',':
+				i++
+				if obj {
+					st = wantKey
+				} else {
+					st = wantValue
+				}
+			case c == '}' && obj, c == ']' && !obj:
+				stk = stk[:len(stk)-1]
+				i++
+				if len(stk) == 0 {
+					return i, true
+				}
+			default:
+				return 0, false
+			}
+		}
+	}
+}
+
 func (t *tokenizer) topFrame() *frame {
 	if n := len(t.stack); n > 0 {
 		return &t.stack[n-1]
@@ -866,57 +984,6 @@ func (t *tokenizer) topFrame() *frame {
 
 func (t *tokenizer) truncated(end int) error {
 	return t.errAt(int64(end), "unexpected end of line inside a value (truncated JSON)")
-}
-
-// skipString returns the index of the closing quote of the string whose
-// body starts at p[i].
-func (t *tokenizer) skipString(p []byte, i int) (int, error) {
-	for {
-		j := i
-		for ; j+8 <= len(p); j += 8 {
-			x := binary.LittleEndian.Uint64(p[j:])
-			q := x ^ (0x22 * lo8)
-			b := x ^ (0x5c * lo8)
-			m := ((q - lo8) &^ q) | ((b - lo8) &^ b) | ((x - 0x20*lo8) &^ x)
-			if m &= hi8; m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-		}
-		if j+8 > len(p) {
-			for ; j < len(p) && !strStop[p[j]]; j++ {
-			}
-		}
-		if j >= len(p) {
-			return 0, t.truncated(len(p))
-		}
-		switch c := p[j]; {
-		case c == '"':
-			return j, nil
-		case c == '\\':
-			if j+1 >= len(p) {
-				return 0, t.truncated(len(p))
-			}
-			switch p[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i = j + 2
-			case 'u':
-				for k := j + 2; k < j+6; k++ {
-					if k >= len(p) {
-						return 0, t.truncated(len(p))
-					}
-					if c := p[k]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-						return 0, t.errAt(int64(k), "invalid hex digit %q in \\u escape", c)
-					}
-				}
-				i = j + 6
-			default:
-				return 0, t.errAt(int64(j+1), "invalid escape %q", p[j+1])
-			}
-		default:
-			return 0, t.errAt(int64(j), "control character 0x%02x in string", c)
-		}
-	}
 }
 
 // skipNumber returns the end of the number starting at p[i].

@@ -1,0 +1,134 @@
+package stream
+
+// This file writes the flags file: one JSON line per flagged value, dropped
+// record or bad line, saying where (line, offset, stream, record, keys,
+// field), how large, which limit and what was done. Entries are bounded
+// (Config.MaxFlags); beyond, they are counted in Stats.FlagsSkipped. Every
+// string in an entry is valid JSON: raw string content copied from the
+// input, cut only on escape and UTF-8 boundaries.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Bounds of what one flags entry holds.
+const (
+	maxKeysJSON = 4096 // bytes of key property values per entry
+	maxKeyValue = 1024 // a larger key value is written as "<N bytes>"
+)
+
+// flagRoom takes one entry from the bound; false: counted, skip it (callers
+// ask before formatting, so that skipped entries cost nothing).
+func (s *Scanner) flagRoom() bool {
+	if s.cfg.Flags == nil || s.flagsErr != nil {
+		return s.flagsErr != nil // an error: let writeFlag return it
+	}
+	if s.maxFlags >= 0 && s.flagsN >= s.maxFlags {
+		s.mu.Lock()
+		s.st.FlagsSkipped++
+		s.mu.Unlock()
+		return false
+	}
+	s.flagsN++
+	return true
+}
+
+// writeFlag writes one entry (ending with "\n") taken by flagRoom.
+func (s *Scanner) writeFlag(b []byte) error {
+	if s.flagsErr != nil {
+		return s.flagsErr
+	}
+	n, err := s.cfg.Flags.Write(b)
+	if err == nil && n < len(b) {
+		err = fmt.Errorf("short write")
+	}
+	if err != nil {
+		s.flagsErr = &OutputError{Output: "flags", Op: "write", Err: err}
+		return s.flagsErr
+	}
+	return nil
+}
+
+// flag writes one flags line for vi and updates the stats.
+func (rc *recordCtx) flag(vi *violation, action, file string) error {
+	s := rc.s
+	s.mu.Lock()
+	s.st.Flagged++
+	if vi.size > s.st.Largest.Size {
+		s.st.Largest = FlaggedValue{Stream: rc.si.display, Record: rc.recNo, Field: safeText(unescape(vi.path)),
+			Size: vi.size, Keys: string(rc.keysJSON)}
+	}
+	s.mu.Unlock()
+	if !s.flagRoom() {
+		return nil
+	}
+	b := fmt.Appendf(s.flagBuf[:0], `{"line":%d,"offset":%d,"stream":"%s",`, s.lineNo, s.lineOff, rc.si.raw)
+	if rc.si.ns != "" {
+		b = fmt.Appendf(b, `"namespace":"%s",`, rc.si.ns)
+	}
+	measure := "json" // serialized bytes
+	if vi.utf8 {
+		measure = "utf8" // a string's decoded UTF-8 bytes
+	}
+	b = fmt.Appendf(b, `"record":%d,"keys":%s,"field":"%s","size":%d,"measure":"%s","limit":%d,"reason":"%s","action":"%s"`,
+		rc.recNo, rc.keysJSON, vi.path, vi.size, measure, vi.limit, vi.reason, action)
+	if file != "" {
+		b = fmt.Appendf(b, `,"rejects":"%s"`, file)
+	}
+	b = append(b, "}\n"...)
+	s.flagBuf = b
+	return s.writeFlag(b)
+}
+
+// flagBadLine writes the flags entry of a line that was not forwarded.
+func (s *Scanner) flagBadLine(size int64, reason, file string) error {
+	if !s.flagRoom() {
+		return nil
+	}
+	r, _ := json.Marshal(reason)
+	b := fmt.Appendf(s.flagBuf[:0], `{"line":%d,"offset":%d,"size":%d,"reason":%s,"action":"rejected"`, s.lineNo, s.lineOff, size, r)
+	if file != "" {
+		b = fmt.Appendf(b, `,"rejects":"%s"`, file)
+	}
+	b = append(b, "}\n"...)
+	s.flagBuf = b
+	return s.writeFlag(b)
+}
+
+// keysJSON renders the record's key property values as a JSON object of
+// at most about maxKeysJSON bytes: key names cut on an escape boundary,
+// large values replaced by their size, and "…" : n for keys left out.
+func (s *Scanner) keysJSON(ld lineData, fields []fieldInfo) []byte {
+	b := append(s.keysBuf[:0], '{')
+	left := 0
+	for _, f := range fields {
+		if !f.isKey {
+			continue
+		}
+		if len(b) > maxKeysJSON {
+			left++
+			continue
+		}
+		v := &s.tok.vals[f.idx]
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = appendCut(b, ld, v.key.start, v.key.end, maxPathSeg)
+		b = append(b, `":`...)
+		if v.end-v.start > maxKeyValue {
+			b = fmt.Appendf(b, `"<%d bytes>"`, v.end-v.start)
+		} else {
+			b = append(b, ld.slice(v.start, v.end)...)
+		}
+	}
+	if left > 0 {
+		b = append(b, `,"…":`...)
+		b = strconv.AppendInt(b, int64(left), 10)
+	}
+	b = append(b, '}')
+	s.keysBuf = b
+	return b
+}

@@ -1,0 +1,76 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/bytedance/sonic"
+	gojson "github.com/goccy/go-json"
+)
+
+// BenchmarkPeers measures, in one run on the same corpus and one core
+// (GOMAXPROCS 1, the scanner without its helper goroutine), syncbox's
+// scanner with a field limit against validating JSON libraries and a plain
+// line split, best of three each, and reports the ratios. Only the
+// scanner also classifies messages, counts streams and forwards the
+// bytes; the peers only say valid or not.
+func BenchmarkPeers(b *testing.B) {
+	c, n := benchCorpus()
+	var lines [][]byte
+	for l := range bytes.SplitSeq(c, []byte("\n")) {
+		if len(l) > 0 {
+			lines = append(lines, l)
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	best := func(name string, run func() bool) float64 {
+		var top float64
+		for range 3 {
+			t0 := time.Now()
+			if !run() {
+				b.Fatalf("%s: invalid", name)
+			}
+			top = max(top, float64(len(c))/1e6/time.Since(t0).Seconds())
+		}
+		b.ReportMetric(top, name+"-MB/s")
+		return top
+	}
+	valid := func(f func([]byte) bool) func() bool {
+		return func() bool {
+			for _, l := range lines {
+				if !f(l) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	scan := best("syncbox-"+simdName(), func() bool {
+		s := New(Config{Protocol: Singer, MaxFieldSize: 16 << 20, MaxRecordSize: 64 << 20})
+		s.serial = true
+		return s.Run(io.Discard, bytes.NewReader(c)) == nil && s.Snapshot().Records == int64(n)
+	})
+	split := best("indexbyte", func() bool {
+		k := 0
+		for i := 0; i < len(c); k++ {
+			j := bytes.IndexByte(c[i:], '\n')
+			if j < 0 {
+				break
+			}
+			i += j + 1
+		}
+		return k > 0
+	})
+	std := best("encoding/json", valid(json.Valid))
+	goc := best("goccy", valid(gojson.Valid))
+	son := best("sonic", valid(sonic.ConfigStd.Valid))
+	b.ReportMetric(scan/std, "x-encoding/json")
+	b.ReportMetric(scan/goc, "x-goccy")
+	b.ReportMetric(scan/son, "x-sonic")
+	b.ReportMetric(scan/split, "x-indexbyte")
+	b.SetBytes(0)
+}
