@@ -27,6 +27,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "target-file: --dir is required")
 		os.Exit(2)
 	}
+	if err := recoverTorn(*dir); err != nil {
+		fail("%v", err)
+	}
 	t := &target{dir: *dir, batch: *batch, out: bufio.NewWriter(os.Stdout), pending: map[string][][]byte{}}
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	seen := 0
@@ -104,6 +107,28 @@ func (t *target) commit() {
 		t.out.Flush()
 		t.state = nil
 	}
+}
+
+// recoverTorn cuts each file back to its last whole line: a commit killed
+// mid-write leaves a torn tail, which was never confirmed (the state is
+// printed only after the fsync), as a database rolls back a transaction.
+func recoverTorn(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if err != nil {
+		return err
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if n := bytes.LastIndexByte(b, '\n') + 1; n < len(b) {
+			if err := os.Truncate(name, int64(n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // withMeta keeps the message's meta (syncbox's lineage of changed values)
