@@ -1,8 +1,12 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -34,7 +38,59 @@ func memoryFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-concurrent", EnvVars: []string{"SYNCBOX_MAX_CONCURRENT"}, Category: memoryCategory, Usage: "runs at once on this machine, 0 = no slot limit"},
 		&cli.DurationFlag{Name: "queue-timeout", Value: budget.DefaultQueueTimeout, Category: memoryCategory, Usage: "how long to wait for the budget before exit 7"},
 		&cli.BoolFlag{Name: "no-wait", Category: memoryCategory, Usage: "exit 7 at once when the budget is short"},
+		runKindFlag(),
 	}
+}
+
+func runKindFlag() cli.Flag {
+	return &cli.StringFlag{Name: "run-kind", Category: memoryCategory, DefaultText: "full without incoming state, else incremental",
+		Usage: "`full` or `incremental`: what the history records and auto forecasts for (a full refresh has its own forecast)"}
+}
+
+// runKind is --run-kind, or by default full when the run has no incoming
+// state (no --state-file, or one that is missing, empty or {}), else
+// incremental. The state file may be tenant-written: only a regular file is
+// read, and only its first bytes.
+func runKind(c *cli.Context, stateFile string) (forecast.Kind, error) {
+	if v := c.String("run-kind"); v != "" {
+		k, err := forecast.ParseKind(v)
+		if err != nil || k == "" {
+			return "", usageError("--run-kind %q: want full or incremental", v)
+		}
+		return k, nil
+	}
+	if stateFile == "" {
+		return forecast.Full, nil
+	}
+	fi, err := os.Lstat(stateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return forecast.Full, nil
+	}
+	if err != nil {
+		return "", usageError("--state-file: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", usageError("--state-file %s is not a regular file", stateFile)
+	}
+	f, err := os.OpenFile(stateFile, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", usageError("--state-file: %v", err)
+	}
+	defer f.Close()
+	head, err := io.ReadAll(io.LimitReader(f, 64))
+	if err != nil {
+		return "", usageError("--state-file: %v", err)
+	}
+	var v any
+	if len(bytes.TrimSpace(head)) == 0 || (len(head) < 64 && json.Unmarshal(head, &v) == nil && isEmptyState(v)) {
+		return forecast.Full, nil
+	}
+	return forecast.Incremental, nil
+}
+
+func isEmptyState(v any) bool {
+	m, ok := v.(map[string]any)
+	return v == nil || ok && len(m) == 0
 }
 
 // memoryPlan is what the memory flags decided for one run.
@@ -43,6 +99,7 @@ type memoryPlan struct {
 	auto   bool
 	params forecast.Params
 	rec    *forecast.Recommendation
+	kind   forecast.Kind
 	ledger *budget.Ledger
 }
 
@@ -80,25 +137,36 @@ func planMemory(c *cli.Context, o *run.Options) (*memoryPlan, error) {
 		}
 	}
 	p.params.Retries = retries
+	if err := p.params.Validate(); err != nil {
+		return nil, usageError("memory settings: %v", err)
+	}
+	if p.kind, err = runKind(c, o.StateFile); err != nil {
+		return nil, err
+	}
 	if p.auto {
 		own, others, err := history.Load(p.home, o.Name, o.Tenant)
 		if err != nil {
 			return nil, &exitError{code: report.ExitSetupFailed,
 				msg: fmt.Sprintf("--memory auto needs this connector's history: %v (give an explicit --memory SIZE to run without it)", err)}
 		}
-		rec := forecast.Recommend(time.Now(), history.Runs(own), history.Runs(others), p.params)
+		rec := forecast.Recommend(time.Now(), p.kind, history.Runs(own), history.Runs(others), p.params)
 		p.rec = &rec
 		o.MemoryBytes = rec.LimitBytes
 	} else if o.MemoryBytes, err = sizeFlag(c, "memory"); err != nil {
 		return nil, err
 	}
 	if retries > 0 {
-		params := p.params
+		params, rec := p.params, p.rec
 		o.NextLimit = func(attempt int, limit, peak int64) (int64, bool) {
 			if attempt > params.Retries {
 				return 0, false
 			}
+			// With auto, the forecast's model given "peak above the killed
+			// limit"; with a fixed size, a vague one around it.
 			next := forecast.NextRetryLimit(attempt, limit, peak, params)
+			if rec != nil {
+				next = rec.RetryLimit(attempt, max(limit, peak), params)
+			}
 			return next, next > limit
 		}
 	}
@@ -168,7 +236,7 @@ func (p *memoryPlan) record(o *run.Options, rep *report.Report) {
 		if a.Outcome == report.SetupFailed || a.Outcome == report.BudgetUnavailable {
 			continue
 		}
-		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Name, Tenant: o.Tenant, Attempt: a.Attempt,
+		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Name, Tenant: o.Tenant, Kind: string(p.kind), Attempt: a.Attempt,
 			LimitBytes: a.LimitBytes, PeakBytes: a.PeakBytes, Outcome: string(a.Outcome), OOM: a.Outcome == report.OOMKilled,
 			Duration: time.Duration(a.DurationSeconds * float64(time.Second))}
 		if i == len(rep.Attempts)-1 {
@@ -192,11 +260,12 @@ func (p *memoryPlan) describe() string {
 	why := "cold start"
 	switch {
 	case p.rec.OOMBumpBytes > 0 && p.rec.OOMBumpBytes >= p.rec.LimitBytes:
-		why = "held up by a recent OOM"
+		why = "held up by an OOM kill no success followed"
 	case p.rec.FromPrior:
-		why = fmt.Sprintf("from other tenants' runs of this connector (%d samples)", p.rec.Samples)
+		why = fmt.Sprintf("from %d other tenants' runs of this connector", p.rec.PriorTenants)
 	case !p.rec.ColdStart:
-		why = fmt.Sprintf("p%.0f of %d past peaks x %.2f", p.rec.Quantile*100, p.rec.Samples, p.rec.Margin)
+		why = fmt.Sprintf("%s run from %d %s, level %s, %.2g%% kill chance", p.kind, p.rec.Runs, p.rec.Basis,
+			humanize.IBytes(uint64(p.rec.LevelBytes)), 100*p.rec.KillChance)
 	}
 	return fmt.Sprintf("syncbox: --memory auto: %s (%s)", humanize.IBytes(uint64(p.rec.LimitBytes)), why)
 }
