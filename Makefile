@@ -47,6 +47,7 @@ bench: build
 
 bench-forecast:
 	$(GO) test -run '^$$' -bench 'Scenarios|Replay' -benchtime 1x -timeout 30m ./limits/forecast/
+	$(GO) test -run '^$$' -bench Recommend -benchtime 2s ./limits/forecast/
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
