@@ -248,7 +248,7 @@ func countHigh(pending []obs) int {
 // variance of levels.
 type prior struct {
 	tenants     int
-	spikes      []spike // other tenants' spikes, at half weight
+	spikes      []spike // other tenants' spikes (their sizes count half)
 	spread      spreadPrior
 	level, tau2 float64
 }
@@ -281,10 +281,7 @@ func tenantPrior(now time.Time, kind Kind, runs []Run, p Params) prior {
 			continue
 		}
 		levels = append(levels, st.mu)
-		for _, s := range st.spikes {
-			s.w /= 2
-			out.spikes = append(out.spikes, s)
-		}
+		out.spikes = append(out.spikes, st.spikes...)
 		rss += st.pl.rss
 		dof += st.pl.dof
 	}

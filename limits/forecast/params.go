@@ -88,20 +88,25 @@ type Params struct {
 //     spikes or changes. Two high runs in a row start a new level (a third
 //     kill costs more than a wrong new segment, which the next ordinary
 //     runs correct); a step down waits for three, as it only costs slack.
-//   - SpreadPrior 0.10 worth 10 runs: with two runs, the third gets about
-//     1.3x their level instead of a Student-t with 1 degree of freedom.
+//   - SpreadPrior 0.10 worth 4 runs: with two runs, the third gets about
+//     1.3x their level instead of a Student-t with 1 degree of freedom;
+//     worth 10 runs it held a tight connector (spread 0.03) at 17% slack
+//     for months (scenario a: 14.6% now).
 //   - LocationPrior 0.5: tenants of one connector differ by about 1.6x.
 //   - Trend from 10 effective runs: significant growth is extrapolated.
-//   - SpikeRate 0.5% worth 50 runs, SpikeSize 3x, SpikeSpread 0.6: a spike
-//     a fortnight at hourly runs, 1.5x-9x; what a retry must reach.
-//   - StepRate 0.1%: after 100 quiet runs one high outlier is a new level
-//     with odds 1:2 (covered: cheaper than a second kill); after a spike
-//     or two among few runs it is taken for another spike (left to a retry).
+//   - SpikeRate 0.5% worth 50 runs, SpikeSize 4x, SpikeSpread 0.5: a spike
+//     a week at hourly runs, mostly 1.5x-11x; sizes do not decay and other
+//     tenants' spikes count half. Replay (5 seeds): 30.2% slack with a 4x
+//     prior and LastRetryRisk 0.5%, 30.7% with 3x and 0.3%.
+//   - StepRate 0.05%: after 100 quiet runs one high outlier is a new level
+//     with a chance of about 1 in 5 (covered: cheaper than a second kill);
+//     after a spike or two among few runs about 1 in 10 (left to a retry).
 //   - KillPrice 8, RetryCost 1.5: a kill costs about eight runs' worth of
-//     median memory. 4 gives 1.5 points less slack in the replay at 0.5
-//     more kills per 100 runs; 16 the reverse.
-//   - LastRetryRisk 1e-4: the last retry reaches the model's 99.99% given
-//     the kill (at cold start that is --memory-max).
+//     median memory. Lower prices trade kills for slack (the replay's sweep
+//     in README.md).
+//   - LastRetryRisk 0.5%: the last retry covers the model given the kill but
+//     for 1 in 200 (at cold start that is --memory-max). 1% lost a giant in
+//     the replay; a smaller risk widens every giant's last retry.
 //   - ColdStart 2GiB, ColdSpread 1.5: with no history 2GiB fits most taps;
 //     a larger one is taken up to --memory-max by its last retry.
 //   - Min 64MiB; Max 0 (the caller passes the machine budget); Retries 2.
@@ -118,12 +123,12 @@ func DefaultParams() Params {
 		TrendMinRuns:    10,
 		SpikeRate:       0.005,
 		SpikeRateRuns:   50,
-		SpikeSize:       3,
+		SpikeSize:       4,
 		SpikeSpread:     0.5,
 		StepRate:        0.0005,
 		KillPrice:       8,
 		RetryCost:       1.5,
-		LastRetryRisk:   3e-3,
+		LastRetryRisk:   5e-3,
 		Min:             64 * mib,
 		ColdStart:       2 * gib,
 		ColdSpread:      1.5,

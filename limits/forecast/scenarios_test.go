@@ -188,10 +188,9 @@ type scenarioResult struct {
 
 func runScenario(sc scenario) scenarioResult {
 	res := scenarioResult{sc: sc}
-	for pi := range scenarioPolicies(sc.max) {
+	for range scenarioPolicies(sc.max) {
 		res.windows = append(res.windows, make([]summary, len(sc.windows)))
 		res.all = append(res.all, summary{})
-		_ = pi
 	}
 	for _, seed := range scenarioSeeds {
 		runs := sc.gen(rand.New(rand.NewPCG(seed, 0x5ce7)))

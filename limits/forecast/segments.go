@@ -195,8 +195,7 @@ func (w *walk) resolve() {
 // spread) and starts a new one from the pending outliers.
 func (w *walk) changePoint() {
 	if w.cur.sw > 0 {
-		pl, l := w.spread()
-		_ = pl
+		_, l := w.spread()
 		w.closed.w += w.cur.sw
 		w.closed.w2 += w.cur.sw2
 		w.closed.r += l.rss
@@ -267,17 +266,21 @@ func (s state) spikeRate(p Params) float64 {
 func (s state) spikeSize(p Params, others []spike) (mean, variance, df float64) {
 	const k0, nu0 = 1.0, 2.0
 	m0 := math.Log(p.SpikeSize)
-	all := append(append([]spike(nil), s.spikes...), others...)
+	// Sizes do not decay: a connector's spikes are as large as they were
+	// (the rate decays; how often it spikes may change).
 	sw, swr := 0.0, 0.0
-	for _, x := range all {
-		sw += x.w
-		swr += x.w * x.ratio
+	weigh := func(f func(x spike, w float64)) {
+		for _, x := range s.spikes {
+			f(x, 1)
+		}
+		for _, x := range others {
+			f(x, 0.5)
+		}
 	}
+	weigh(func(x spike, w float64) { sw += w; swr += w * x.ratio })
 	mean = (k0*m0 + swr) / (k0 + sw)
 	ss := 0.0
-	for _, x := range all {
-		ss += x.w * (x.ratio - mean) * (x.ratio - mean)
-	}
+	weigh(func(x spike, w float64) { ss += w * (x.ratio - mean) * (x.ratio - mean) })
 	variance = (nu0*p.SpikeSpread*p.SpikeSpread + ss) / (nu0 + sw)
 	return mean, variance, nu0 + sw
 }
