@@ -77,6 +77,9 @@ func runKind(c *cli.Context, stateFile string) (forecast.Kind, error) {
 		return "", usageError("--state-file: %v", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", usageError("--state-file %s is not a regular file", stateFile)
+	}
 	head, err := io.ReadAll(io.LimitReader(f, 64))
 	if err != nil {
 		return "", usageError("--state-file: %v", err)

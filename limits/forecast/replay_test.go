@@ -225,8 +225,8 @@ func shortDur(d time.Duration) string {
 
 // The fleet replay with the defaults, over five seeds: no run lost and at
 // most 2 kills per 100 runs (issue 15). The issue's <= 28% slack is not met
-// (about 30.7%; the oracle p99 with today's retries has 28.3%): logged, not
-// asserted; see README.md.
+// (30.2%, today's rule's too; the oracle p99 with today's retries has 28.3%):
+// logged, not asserted; see README.md.
 func TestReplayKeepsTheGoals(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -244,7 +244,7 @@ func TestReplayKeepsTheGoals(t *testing.T) {
 	if sb.killsPer100() > 2 {
 		t.Errorf("%.2f kills per 100 runs; want <= 2", sb.killsPer100())
 	}
-	if sb.slack() > 31 {
-		t.Errorf("%.1f%% slack; it was 30.7%% when this rule was chosen", sb.slack())
+	if sb.slack() > 30.7 {
+		t.Errorf("%.1f%% slack; it was 30.2%% when this rule was chosen", sb.slack())
 	}
 }
