@@ -391,3 +391,45 @@ func TestTrendKeepsTheSpreadHonest(t *testing.T) {
 		t.Errorf("flat connector: trend %.4f/day; want none", flat.TrendPerDay)
 	}
 }
+
+// Whatever the history (zero or absurd peaks, kills only, runs out of
+// order, other tenants, kinds), the limit stays within [Min, Max] and a
+// retry escalates or says it cannot.
+func TestAnyHistoryGivesABoundedLimit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	p := params()
+	p.Min, p.Max = 64*mib, 32*gib
+	kinds := []Kind{"", Full, Incremental}
+	for trial := range 300 {
+		n := rng.IntN(60)
+		var own, prior []Run
+		for i := range n {
+			r := Run{At: now.Add(-time.Duration(rng.IntN(30*24)) * time.Hour), Kind: kinds[rng.IntN(3)],
+				LimitBytes: rng.Int64N(64 * gib), OOM: rng.IntN(5) == 0}
+			switch rng.IntN(6) {
+			case 0:
+				r.PeakBytes = 0
+			case 1:
+				r.PeakBytes = 1 << 50
+			default:
+				r.PeakBytes = int64(float64(gib) * math.Exp(rng.NormFloat64()))
+			}
+			if i%3 == 0 {
+				r.Tenant = "other"
+				prior = append(prior, r)
+			} else {
+				own = append(own, r)
+			}
+		}
+		rec := Recommend(now, kinds[trial%3], own, prior, p)
+		if rec.LimitBytes < p.Min || rec.LimitBytes > p.Max {
+			t.Fatalf("trial %d: limit %d outside [%d, %d] (%v)", trial, rec.LimitBytes, p.Min, p.Max, rec.Reasons)
+		}
+		for attempt := 1; attempt <= p.Retries; attempt++ {
+			next := rec.RetryLimit(attempt, rec.LimitBytes, p)
+			if next > p.Max || (next <= rec.LimitBytes && rec.LimitBytes < p.Max) {
+				t.Fatalf("trial %d: retry %d after %d gave %d (max %d)", trial, attempt, rec.LimitBytes, next, p.Max)
+			}
+		}
+	}
+}
