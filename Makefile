@@ -79,7 +79,8 @@ bench: build
 	SYNCBOX_BIN=$(SYNCBOX) SYNCBOX_CONNECTORS=$(BIN) $(GO) test -p 1 -tags '$(TAGS)' -run '^$$' -bench . -benchtime 1x -timeout 60m ./run/... ./cmd/...
 
 bench-forecast:
-	$(GO) test -run '^$$' -bench Replay -benchtime 1x ./limits/...
+	$(GO) test -run '^$$' -bench 'Scenarios|Replay' -benchtime 1x -timeout 30m ./limits/forecast/
+	$(GO) test -run '^$$' -bench Recommend -benchtime 2s ./limits/forecast/
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

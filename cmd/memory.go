@@ -1,9 +1,12 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 	"syncbox/limits/forecast"
 	"syncbox/limits/history"
 	"syncbox/run"
+	"syncbox/run/hostfs"
 	"syncbox/run/report"
 	"syncbox/run/runlock"
 )
@@ -38,7 +42,62 @@ func memoryFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-concurrent", EnvVars: []string{"SYNCBOX_MAX_CONCURRENT"}, Category: memoryCategory, Usage: "runs at once on this machine, 0 = no slot limit"},
 		&cli.DurationFlag{Name: "queue-timeout", Value: budget.DefaultQueueTimeout, Category: memoryCategory, Usage: "how long to wait for the budget before exit 7"},
 		&cli.BoolFlag{Name: "no-wait", Category: memoryCategory, Usage: "exit 7 at once when the budget is short"},
+		runKindFlag(),
 	}
+}
+
+func runKindFlag() cli.Flag {
+	return &cli.StringFlag{Name: "run-kind", Category: memoryCategory, DefaultText: "full without incoming state, else incremental",
+		Usage: "`full` or `incremental`: what the history records and auto forecasts for (a full refresh has its own forecast)"}
+}
+
+// runKind is --run-kind, or by default full when the run has no incoming
+// state (no --state-file, or one that is missing, empty or {}), else
+// incremental. The state file may be tenant-written: only a regular file is
+// read, and only its first bytes.
+func runKind(c *cli.Context, stateFile string) (forecast.Kind, error) {
+	if v := c.String("run-kind"); v != "" {
+		k, err := forecast.ParseKind(v)
+		if err != nil || k == "" {
+			return "", usageError("--run-kind %q: want full or incremental", v)
+		}
+		return k, nil
+	}
+	if stateFile == "" {
+		return forecast.Full, nil
+	}
+	fi, err := os.Lstat(stateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return forecast.Full, nil
+	}
+	if err != nil {
+		return "", usageError("--state-file: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", usageError("--state-file %s is not a regular file", stateFile)
+	}
+	f, err := hostfs.Open(stateFile) // by the path rule: the file may be tenant-written
+	if err != nil {
+		return "", usageError("--state-file: %v", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", usageError("--state-file %s is not a regular file", stateFile)
+	}
+	head, err := io.ReadAll(io.LimitReader(f, 64))
+	if err != nil {
+		return "", usageError("--state-file: %v", err)
+	}
+	var v any
+	if len(bytes.TrimSpace(head)) == 0 || (len(head) < 64 && json.Unmarshal(head, &v) == nil && isEmptyState(v)) {
+		return forecast.Full, nil
+	}
+	return forecast.Incremental, nil
+}
+
+func isEmptyState(v any) bool {
+	m, ok := v.(map[string]any)
+	return v == nil || ok && len(m) == 0
 }
 
 // memoryPlan is what the memory flags decided for one run.
@@ -52,6 +111,7 @@ type memoryPlan struct {
 	ledger     *budget.Ledger
 	hist       history.Backend // the home's file, or a fleet's store
 	lock       *runlock.Lock   // held for the whole run
+	kind       forecast.Kind
 }
 
 // planMemory resolves --memory (auto or a size), the retry policy and the
@@ -101,20 +161,26 @@ func planMemory(c *cli.Context, o *run.Options, hist history.Backend) (*memoryPl
 		}
 	}
 	p.params.Retries = retries
+	if err := p.params.Validate(); err != nil {
+		return nil, usageError("memory settings: %v", err)
+	}
+	if p.kind, err = runKind(c, o.StateFile); err != nil {
+		return nil, err
+	}
 	if p.auto {
 		own, others, err := p.hist.ForConnector(o.Name, o.Tenant)
 		if err != nil {
 			return nil, &exitError{code: report.ExitSetupFailed,
 				msg: fmt.Sprintf("--memory auto needs this connector's history: %v (give an explicit --memory SIZE to run without it)", err)}
 		}
-		rec := forecast.Recommend(time.Now(), history.Runs(own), history.Runs(others), p.params)
+		rec := forecast.Recommend(time.Now(), p.kind, history.Runs(own), history.Runs(others), p.params)
 		p.rec = &rec
 		o.MemoryBytes = rec.LimitBytes
 	} else if o.MemoryBytes, err = sizeFlag(c, "memory"); err != nil {
 		return nil, err
 	}
 	if retries > 0 {
-		o.NextLimit = retryRule(p.params)
+		o.NextLimit = retryRule(p.params, p.rec)
 	}
 
 	if p.ledger, err = budget.Open(p.home, total, c.Int("max-concurrent")); err != nil {
@@ -192,7 +258,7 @@ func (p *memoryPlan) record(o *run.Options, rep *report.Report) error {
 		if a.Outcome == report.SetupFailed || a.Outcome == report.BudgetUnavailable {
 			continue
 		}
-		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Name, Tenant: o.Tenant, Attempt: a.Attempt,
+		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Name, Tenant: o.Tenant, Kind: string(p.kind), Attempt: a.Attempt,
 			LimitBytes: a.LimitBytes, PeakBytes: a.PeakBytes, Outcome: string(a.Outcome), OOM: a.Outcome == report.OOMKilled,
 			Duration: time.Duration(a.DurationSeconds * float64(time.Second)), Machine: machine}
 		if i == len(rep.Attempts)-1 {
@@ -210,13 +276,18 @@ func (p *memoryPlan) record(o *run.Options, rep *report.Report) error {
 }
 
 // retryRule is the OOM retry policy under params: up to params.Retries
-// retries, each at the forecaster's next limit, while it still grows.
-func retryRule(params forecast.Params) func(attempt int, limit, peak int64) (int64, bool) {
+// retries while the limit still grows. With auto (rec set), the forecast's
+// own model given "peak above the killed limit"; with a fixed size, a
+// vague one around it.
+func retryRule(params forecast.Params, rec *forecast.Recommendation) func(attempt int, limit, peak int64) (int64, bool) {
 	return func(attempt int, limit, peak int64) (int64, bool) {
 		if attempt > params.Retries {
 			return 0, false
 		}
 		next := forecast.NextRetryLimit(attempt, limit, peak, params)
+		if rec != nil {
+			next = rec.RetryLimit(attempt, max(limit, peak), params)
+		}
 		if params.Max > 0 {
 			next = min(next, params.Max) // a retry never reserves beyond --memory-max
 		}
@@ -232,11 +303,12 @@ func (p *memoryPlan) describe() string {
 	why := "cold start"
 	switch {
 	case p.rec.OOMBumpBytes > 0 && p.rec.OOMBumpBytes >= p.rec.LimitBytes:
-		why = "held up by a recent OOM"
+		why = "held up by an OOM kill no success followed"
 	case p.rec.FromPrior:
-		why = fmt.Sprintf("from other tenants' runs of this connector (%d samples)", p.rec.Samples)
+		why = fmt.Sprintf("from %d other tenants' runs of this connector", p.rec.PriorTenants)
 	case !p.rec.ColdStart:
-		why = fmt.Sprintf("p%.0f of %d past peaks x %.2f", p.rec.Quantile*100, p.rec.Samples, p.rec.Margin)
+		why = fmt.Sprintf("%s run from %d %s, level %s, %.2g%% kill chance", p.kind, p.rec.Runs, p.rec.Basis,
+			humanize.IBytes(uint64(p.rec.LevelBytes)), 100*p.rec.KillChance)
 	}
 	return fmt.Sprintf("syncbox: --memory auto: %s (%s)", humanize.IBytes(uint64(p.rec.LimitBytes)), why)
 }

@@ -100,15 +100,17 @@ func planTarget(c *cli.Context, p *memoryPlan, o *run.Options) error {
 	t := o.Target
 	mem := strings.TrimSpace(c.String("target-memory"))
 	params := p.params
+	var trec *forecast.Recommendation
 	if mem == "auto" {
 		own, others, err := p.hist.ForConnector(t.Name, o.Tenant)
 		if err != nil {
 			return &exitError{code: report.ExitSetupFailed,
 				msg: fmt.Sprintf("--target-memory auto needs the target's history: %v (give --target-memory SIZE to run without it)", err)}
 		}
-		rec := forecast.Recommend(time.Now(), history.Runs(own), history.Runs(others), params)
+		rec := forecast.Recommend(time.Now(), p.kind, history.Runs(own), history.Runs(others), params)
 		t.MemoryBytes = rec.LimitBytes
 		p.targetAuto = true
+		trec = &rec
 	} else {
 		n, err := sizeFlag(c, "target-memory")
 		if err != nil {
@@ -125,7 +127,7 @@ func planTarget(c *cli.Context, p *memoryPlan, o *run.Options) error {
 	}
 	if retries > 0 {
 		params.Retries = retries
-		t.NextLimit = retryRule(params)
+		t.NextLimit = retryRule(params, trec)
 	}
 	return nil
 }
@@ -162,7 +164,7 @@ func (p *memoryPlan) recordTarget(o *run.Options, rep *report.Report) {
 		} else if a.FailedIn == "target" {
 			outcome = string(a.Outcome)
 		}
-		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Target.Name, Tenant: o.Tenant, Attempt: a.Attempt,
+		e := history.Entry{At: a.StartedAt, RunID: rep.RunID, Name: o.Target.Name, Tenant: o.Tenant, Kind: string(p.kind), Attempt: a.Attempt,
 			LimitBytes: a.TargetLimitBytes, PeakBytes: a.TargetPeakBytes, Outcome: outcome, OOM: oom,
 			Duration: time.Duration(a.DurationSeconds * float64(time.Second)), Machine: machine}
 		if err := p.hist.Append(e); err != nil {

@@ -1,547 +1,404 @@
-// Package forecast recommends a connector's memory limit from its run history.
+// Package forecast chooses a connector's memory limit from its run history.
 //
-// Recommend is a pure function of the history it is given. It fits the
-// time-decayed log peaks of a connector's ordinary runs (weighted mean or,
-// for a growing connector, a weighted trend line; weighted spread shrunk
-// towards a prior spread when runs are few) and sets the limit at the
-// quantile of the next run's predicted peak (Student-t) that targets a
-// per-run OOM probability, times a small margin for measurement noise; so a
-// steady connector gets a tight limit and an erratic one a wide one. The
-// limit is never below the bump from a recent OOM, bounded by a minimum and
-// maximum, with a cold-start value when there is no history and other
-// tenants' runs of the same connector as a prior for a new tenant.
-// NextRetryLimit is the escalation after an OOM kill.
+// Recommend is a pure function of the history it is given (a test drives it
+// with a table of runs). For the runs of the kind asked for (a full refresh
+// and an incremental run are forecast apart) it walks the successful peaks
+// in time order (segments.go): each run is judged against its segment's
+// level in predictive spreads; outliers followed by an ordinary run are
+// spikes, a low-rate process of their own; outliers in a row that agree are
+// a change point that starts a new segment, up or down. The spread is pooled
+// over segments from ordinary runs only (fit.go), shrunk to a prior that
+// other tenants' spread informs; other tenants' levels are a prior on this
+// tenant's location, never mixed into its fit. The next run's peak is then a
+// mixture (ordinary runs, a spike, a level change that may have begun, a
+// periodic spike due now), and the limit minimises the expected cost of
+// reserved memory plus the price of a kill (cost.go). Retries use the same
+// model given "peak above the killed limit" (retry.go), the last reaching
+// Max. An OOM kill that no later success explains holds the VPA bump.
 //
-// Batch syncs resume from a checkpoint, so an OOM kill costs one retry, not a
-// failed job. The defaults therefore aim for little slack and absorb rare
-// giant runs with steep retries instead of carrying them in every limit.
+// Batch syncs resume from a checkpoint, so an OOM kill costs a retry, not a
+// failed job: rare giants are left to a retry instead of being carried in
+// every limit.
 //
-// The package decides; it reads no files and starts no processes. The history
-// comes from package history, the limits are applied by package run.
+// The package decides; it reads no files, starts no processes and names no
+// flags. The history comes from package history, the limits are applied by
+// package run.
 package forecast
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"syncbox/limits"
 )
 
-// Run is one attempt of a connector run as the recommender sees it.
+// Kind is what a run does: a full refresh reads everything (no incoming
+// state), an incremental run continues from a checkpoint. Empty is unknown
+// (history written before kinds were recorded).
+type Kind string
+
+const (
+	Full        Kind = "full"
+	Incremental Kind = "incremental"
+)
+
+// ParseKind reads a run kind; empty is unknown.
+func ParseKind(s string) (Kind, error) {
+	switch k := Kind(strings.TrimSpace(s)); k {
+	case Full, Incremental, "":
+		return k, nil
+	}
+	return "", fmt.Errorf("run kind %q: want %q or %q", s, Full, Incremental)
+}
+
+// Run is one attempt of a connector run as the forecaster sees it.
 type Run struct {
 	At         time.Time `json:"at"`
 	LimitBytes int64     `json:"limit_bytes"`
 	PeakBytes  int64     `json:"peak_bytes"`
 	// OOM marks an attempt killed at its limit: PeakBytes is then only a
 	// lower bound of what it needed.
-	OOM bool `json:"oom"`
-}
-
-// Params tunes the recommender. DefaultParams documents each default.
-type Params struct {
-	// HalfLife is the age at which a run counts half as much as a new one.
-	// Zero or negative means no decay.
-	HalfLife time.Duration `json:"half_life"`
-	// Quantile of the predicted peak of the next run that the limit covers:
-	// 1 - Quantile is the targeted chance that an ordinary run is OOM-killed
-	// (0.99 = 1 run in 100). With Empirical, the quantile of past peaks.
-	Quantile float64 `json:"quantile"`
-	// Margin multiplies the quantile (1.03 = 3% headroom). With the fit it
-	// is only for measurement noise: peaks are sampled, a short one can be
-	// missed.
-	Margin float64 `json:"margin"`
-	// SpreadPrior and SpreadPriorRuns are the prior belief about a
-	// connector's run-to-run spread (standard deviation of log peak) and
-	// how many runs it is worth: with few runs of its own, the spread is
-	// shrunk towards SpreadPrior, and the Student-t quantile has
-	// SpreadPriorRuns more degrees of freedom.
-	SpreadPrior     float64 `json:"spread_prior"`
-	SpreadPriorRuns float64 `json:"spread_prior_runs"`
-	// Trend fits log peak against time (weighted least squares) and
-	// predicts now, so a growing connector is not always a half-life behind;
-	// the slope's uncertainty widens the prediction. Used with at least
-	// TrendMinRuns effective runs spread over at least a day, never on prior
-	// runs (a mix of tenants).
-	Trend        bool    `json:"trend"`
-	TrendMinRuns float64 `json:"trend_min_runs"`
-	// Empirical selects the rule before the log-normal fit: the Quantile of
-	// the decayed peaks themselves times Margin (kept for comparison).
-	Empirical bool `json:"empirical,omitempty"`
-	// Min and Max bound every limit (--memory-min, --memory-max); Max 0 = no cap.
-	Min int64 `json:"min_bytes"`
-	Max int64 `json:"max_bytes"`
-	// ColdStart is the limit when neither this connector nor the prior has runs.
-	ColdStart int64 `json:"cold_start_bytes"`
-	// OOMMemory is how long the bump after an OOM keeps the limit up.
-	OOMMemory time.Duration `json:"oom_memory"`
-	// SpikeRatio and SpikeMemory decide how long one giant run keeps the
-	// limit up: a successful peak above SpikeRatio times the weighted median
-	// stops counting once it is older than SpikeMemory and a normal run has
-	// followed it. SpikeRatio 0 disables this (plain decay: giants are then
-	// ordinary samples and widen the fit for weeks).
-	SpikeRatio  float64       `json:"spike_ratio"`
-	SpikeMemory time.Duration `json:"spike_memory"`
-	// SpikeCover: the giant runs still counted are left out of the fit and
-	// covered (limit = the largest one times Margin) only if they weigh more
-	// than this share of the decayed history: a step change, or one giant
-	// among few runs. Otherwise a retry absorbs the next one.
-	SpikeCover float64 `json:"spike_cover"`
-	// MinSamples is how many own successful runs a tenant needs before the
-	// prior (other tenants) is ignored; PriorWeight scales prior runs.
-	MinSamples  int     `json:"min_samples"`
-	PriorWeight float64 `json:"prior_weight"`
-	// Retries is how many times an OOM-killed run is rerun (--retry-oom).
-	// Each retry but the last multiplies the killed limit by RetryFactor;
-	// the last one reaches RetryReach times the first attempt's limit, so a
-	// run needing several times its usual memory completes.
-	Retries     int     `json:"retries"`
-	RetryFactor float64 `json:"retry_factor"`
-	RetryReach  float64 `json:"retry_reach"`
-}
-
-const (
-	mib = int64(1) << 20
-	gib = int64(1) << 30
-)
-
-// DefaultParams returns the defaults, chosen with the replay benchmark
-// (BenchmarkReplay; numbers in this package's README.md):
-//
-//   - Quantile 0.99, Margin 1.02: the limit is the p99 of the next run's
-//     predicted peak, a 1% chance that an ordinary run is OOM-killed
-//     whatever the connector's spread, plus 2% for a peak the measurement
-//     missed. Replay: 32.1% slack at 1.63 OOM retries per 100 runs, where
-//     the rule before (p90 of decayed peaks x1.2, a fixed margin for every
-//     spread) left 32.9% at 1.63; the hourly, tight connector drops from
-//     26% to 21% slack (oracle 20%) while the wide ones get what their
-//     spread needs (the widest, daily one: 13.9 OOM kills per 100 runs
-//     under p90 x1.2, 10.2 now, 4.6 for the oracle). q=0.985 trades 1.5
-//     points of slack for 0.3 more OOM per 100 runs; the goal allows 2.
-//   - SpreadPrior 0.10 worth SpreadPriorRuns 10: with two runs the spread
-//     is mostly the prior's, so the third run of a connector gets about
-//     1.4x their median instead of a Student-t with 1 degree of freedom
-//     (30x the spread); after a few dozen runs its own spread rules. A
-//     prior of 3 runs leaves 1.5 points more slack in the replay, 30 runs
-//     1.6 less, at the cost of the wide connectors' OOM rate.
-//   - Trend on, from TrendMinRuns 10 effective runs: significant growth is
-//     extrapolated to now; without it, the replay has 0.2 points less slack
-//     at slightly more OOM kills (its growth is 0.1-0.5%/day, small next to
-//     the spread), but a connector growing 3%/day would lag days behind and
-//     look wide.
-//   - SpikeCover 0.10: giant runs still counted by the spike rule are
-//     covered only while they weigh over 10% of the history (one among
-//     fewer than ten runs, or a step change), as p90 did before; covering
-//     them above 1% costs 1.1 points of slack in the replay for nothing.
-//   - HalfLife 7 days: growth of connectors is slow (under 1%/day), and a
-//     longer memory gives daily connectors enough samples; 24h-336h differ
-//     by less than a point in the replay.
-//   - OOMMemory 24h: after an OOM the limit stays at least at the VPA bump
-//     for a day, or until a later run fits in the killed limit (the OOM was
-//     one giant run), so a connector that really grew does not OOM each run.
-//   - SpikeRatio 3, SpikeMemory 6h: a run above 3x the median stops counting
-//     6h after it once a normal run has followed, so a rare giant is absorbed
-//     by a retry instead of raising later limits for weeks; giants followed
-//     only by giants are a step change and keep counting.
-//   - MinSamples 3, PriorWeight 0.5: a new tenant starts from other tenants'
-//     runs until it has three of its own.
-//   - ColdStart 2GiB: with no history at all, 2GiB fits most taps; a larger
-//     one escalates to 4GiB and 20GiB within the retries. Min 64MiB; Max 0
-//     is uncapped: the caller passes --memory-max (the machine budget).
-//   - Retries 2, RetryFactor 2, RetryReach 10: the first retry doubles (the
-//     common near miss), the last reaches 10x the first limit, so runs
-//     needing 5-10x their usual memory complete (x2 twice left 22 of them
-//     failed in the replay).
-func DefaultParams() Params {
-	return Params{
-		HalfLife:        7 * 24 * time.Hour,
-		Quantile:        0.99,
-		Margin:          1.02,
-		SpreadPrior:     0.10,
-		SpreadPriorRuns: 10,
-		Trend:           true,
-		TrendMinRuns:    10,
-		Min:             64 * mib,
-		Max:             0,
-		ColdStart:       2 * gib,
-		OOMMemory:       24 * time.Hour,
-		SpikeRatio:      3,
-		SpikeMemory:     6 * time.Hour,
-		SpikeCover:      0.10,
-		MinSamples:      3,
-		PriorWeight:     0.5,
-		Retries:         2,
-		RetryFactor:     2,
-		RetryReach:      10,
-	}
-}
-
-// Validate reports parameters that would make Recommend meaningless, so a
-// bad flag fails before a run rather than becoming a silly limit.
-func (p Params) Validate() error {
-	switch {
-	case p.Quantile <= 0 || p.Quantile > 1:
-		return fmt.Errorf("quantile %g must be in (0, 1]", p.Quantile)
-	case !p.Empirical && p.Quantile == 1:
-		return fmt.Errorf("quantile 1 of a fitted distribution is unbounded")
-	case p.SpreadPrior < 0 || p.SpreadPriorRuns < 0:
-		return fmt.Errorf("spread prior %g and its weight %g must not be negative", p.SpreadPrior, p.SpreadPriorRuns)
-	case p.Margin < 1:
-		return fmt.Errorf("safety margin %g must be at least 1", p.Margin)
-	case p.Min < 0 || p.Max < 0 || p.ColdStart <= 0:
-		return fmt.Errorf("memory min %d, max %d and cold start %d must not be negative (cold start above zero)", p.Min, p.Max, p.ColdStart)
-	case p.Max > 0 && p.Min > p.Max:
-		return fmt.Errorf("--memory-min %s is above --memory-max %s", limits.FormatSize(p.Min), limits.FormatSize(p.Max))
-	case p.Retries < 0:
-		return fmt.Errorf("--retry-oom %d must not be negative", p.Retries)
-	case p.RetryFactor < 1:
-		return fmt.Errorf("retry factor %g must be at least 1", p.RetryFactor)
-	}
-	return nil
+	OOM    bool   `json:"oom"`
+	Kind   Kind   `json:"kind,omitempty"`
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Recommendation is a limit and how it was reached.
 type Recommendation struct {
 	LimitBytes int64    `json:"recommended_limit_bytes"`
 	Reasons    []string `json:"reasons"`
-	// Samples is the number of successful runs the quantile was taken over.
-	Samples       int     `json:"samples"`
-	Quantile      float64 `json:"quantile"`
-	Margin        float64 `json:"margin"`
-	QuantileBytes int64   `json:"quantile_bytes"`
-	FromPrior     bool    `json:"from_prior"`
-	ColdStart     bool    `json:"cold_start"`
-	// OOMBumpBytes is the floor set by a recent OOM (0 if none holds).
+	// Kind is the kind of run forecast; Basis the runs it was forecast from.
+	Kind  Kind   `json:"kind,omitempty"`
+	Basis string `json:"basis"`
+	// Runs is the number of own successful runs walked.
+	Runs int `json:"runs"`
+	// The current segment: when it began, its ordinary runs and level now
+	// (with TrendPerDay, the growth of log peak per day), and how many
+	// segments the history has.
+	Segments     int       `json:"segments"`
+	SegmentStart time.Time `json:"segment_start,omitzero"`
+	SegmentRuns  int       `json:"segment_runs"`
+	LevelBytes   int64     `json:"level_bytes"`
+	TrendPerDay  float64   `json:"trend_per_day,omitempty"`
+	// Spread is the pooled standard deviation of log peak, EffectiveRuns the
+	// current segment's decayed sample size.
+	Spread        float64 `json:"spread"`
+	EffectiveRuns float64 `json:"effective_runs"`
+	// Spikes seen (high outliers an ordinary run followed), their posterior
+	// rate per run, and high outliers not yet settled (a spike, or the start
+	// of a new level).
+	Spikes          int     `json:"spikes"`
+	SpikeRate       float64 `json:"spike_rate"`
+	PendingOutliers int     `json:"pending_outliers"`
+	// PeriodicDue: a recurring spike is due now (its period in Period).
+	PeriodicDue bool          `json:"periodic_due,omitempty"`
+	Period      time.Duration `json:"period_ns,omitempty"`
+	// FromPrior: the tenant has no runs of its own, the location is other
+	// tenants'. PriorTenants is how many other tenants informed the prior.
+	FromPrior    bool `json:"from_prior"`
+	PriorTenants int  `json:"prior_tenants"`
+	ColdStart    bool `json:"cold_start"`
+	// OOMBumpBytes is the floor set by an OOM kill no later success explains.
 	OOMBumpBytes int64 `json:"oom_bump_bytes"`
-	// SpikesIgnored counts giant runs left out (see Params.SpikeRatio).
-	SpikesIgnored int `json:"spikes_ignored"`
-	// The log-normal fit (zero with Empirical or at cold start): Spread is
-	// the standard deviation of log peak used, EffectiveRuns the decayed
-	// sample size, TrendPerDay the fitted growth of log peak per day.
-	Spread        float64 `json:"spread,omitempty"`
-	EffectiveRuns float64 `json:"effective_runs,omitempty"`
-	TrendPerDay   float64 `json:"trend_per_day,omitempty"`
+	// KillChance is the model's P(peak > limit); ExpectedCost the expected
+	// cost of the run at the limit, in runs of median memory.
+	KillChance   float64 `json:"kill_chance"`
+	ExpectedCost float64 `json:"expected_cost"`
+	// Model is the predictive distribution; RetryLimit conditions it.
+	Model Model `json:"model"`
 }
 
-type sample struct {
-	peak   float64
-	weight float64
-	age    time.Duration
-}
-
-// Recommend returns the memory limit for a connector's next run at now, from
-// its own runs and, while it has fewer than p.MinSamples of them, the prior
-// (the same connector's runs for other tenants). Runs after now are ignored.
-func Recommend(now time.Time, own []Run, prior []Run, p Params) Recommendation {
-	rec := Recommendation{Quantile: p.Quantile, Margin: p.Margin}
-
-	ownSamples, bump, bumpFrom := collect(now, own, p, 1)
+// Recommend returns the memory limit for a connector's next run of the
+// given kind at now, from its own runs and other tenants' runs of the same
+// connector (prior). Runs after now are ignored; the inputs are not changed.
+func Recommend(now time.Time, kind Kind, own, prior []Run, p Params) Recommendation {
+	rec := Recommendation{Kind: kind}
+	runs := upTo(now, own)
+	bump, bumpAt := unexplainedKill(runs)
 	rec.OOMBumpBytes = bump
 
-	samples := ownSamples
-	if len(ownSamples) < p.MinSamples {
-		priorSamples, _, _ := collect(now, prior, p, p.PriorWeight)
-		if len(priorSamples) > 0 {
-			samples = append(append([]sample(nil), ownSamples...), priorSamples...)
-			rec.FromPrior = true
-			rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d own runs (< %d), so %d runs of other tenants serve as prior (weight %.2g)",
-				len(ownSamples), p.MinSamples, len(priorSamples), p.PriorWeight))
-		}
-	}
-	slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.peak, b.peak) })
-	samples, rec.SpikesIgnored = dropOldSpikes(samples, p)
-	if rec.SpikesIgnored > 0 {
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d giant runs (> %.3gx median, older than %s, normal runs since) left out: a retry absorbs them",
-			rec.SpikesIgnored, p.SpikeRatio, p.SpikeMemory))
-	}
-	rec.Samples = len(samples)
+	var basis []Run
+	basis, rec.Basis = ofKind(runs, kind)
+	tp := tenantPrior(now, kind, upTo(now, prior), p)
+	rec.PriorTenants = tp.tenants
+	st := walkRuns(now, basis, p, tp.spread)
+	rec.Runs = st.runs
 
-	var want int64
 	switch {
-	case len(samples) == 0:
+	case st.runs == 0 && tp.tenants == 0:
 		rec.ColdStart = true
-		want = p.ColdStart
+		rec.Model = coldModel(float64(p.ColdStart), p)
 		rec.Reasons = append(rec.Reasons, fmt.Sprintf("no history: cold-start limit %s", limits.FormatSize(p.ColdStart)))
-	case p.Empirical:
-		q := weightedQuantile(samples, p.Quantile)
-		rec.QuantileBytes = int64(q)
-		want = int64(math.Ceil(q * p.Margin))
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf("p%.4g of %d decayed peaks (half-life %s) = %s, x%.3g margin = %s",
-			p.Quantile*100, len(samples), p.HalfLife, limits.FormatSize(int64(q)), p.Margin, limits.FormatSize(want)))
+		want := max(p.ColdStart, bump)
+		if bump > p.ColdStart {
+			rec.Reasons = append(rec.Reasons, fmt.Sprintf("an OOM kill at %s that no success followed: at least the bump %s", bumpAt.Format(time.RFC3339), limits.FormatSize(bump)))
+		}
+		rec.LimitBytes = clamp(want, p, &rec.Reasons)
+		return rec
+	case st.runs == 0:
+		rec.FromPrior = true
+		rec.Model = priorModel(tp, p)
+		rec.LevelBytes = int64(math.Exp(tp.level))
+		rec.Spread = math.Sqrt(tp.spread.s2)
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("no own %s: other tenants' levels (%d tenants, mean %s, between-tenant spread %.2g) and within-tenant spread %.3g",
+			rec.Basis, tp.tenants, limits.FormatSize(rec.LevelBytes), math.Sqrt(tp.tau2), rec.Spread))
 	default:
-		ordinary, giants, giantShare, giantTop := splitGiants(samples, p)
-		f := fitLogPeaks(ordinary, p, !rec.FromPrior)
-		q := f.quantile(p.Quantile)
-		rec.QuantileBytes = int64(q)
-		rec.Spread, rec.EffectiveRuns, rec.TrendPerDay = f.sigma, f.neff, f.slope
-		want = int64(math.Ceil(q * p.Margin))
-		trend := ""
-		if f.trend {
-			trend = fmt.Sprintf(", trend %+.2g%%/day", 100*math.Expm1(f.slope))
-		}
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf("log-normal fit of %d decayed peaks (half-life %s, %.3g effective runs): median %s, spread %.3g%s; p%.4g of the next run's peak (Student-t, %.3g df) = %s, x%.3g margin = %s",
-			len(ordinary), p.HalfLife, f.neff, limits.FormatSize(int64(math.Exp(f.mu))), f.sigma, trend,
-			p.Quantile*100, f.df, limits.FormatSize(int64(q)), p.Margin, limits.FormatSize(want)))
-		if giants > 0 && giantShare > p.SpikeCover {
-			if g := int64(math.Ceil(giantTop * p.Margin)); g > want {
-				want = g
-				rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d recent giant runs (> %.3gx median) weigh %.2g%% of the decayed history (> %.3g%%): covered, %s",
-					giants, p.SpikeRatio, 100*giantShare, 100*p.SpikeCover, limits.FormatSize(g)))
-			}
-		}
+		rec.Model = ownModel(now, st, tp, medianSpacing(basis), p, &rec)
 	}
+
+	lo, hi := rec.Model.span()
+	limit, cost, kill := choose(lo, hi, rec.Model.survival, rec.Model.Median, p)
+	rec.ExpectedCost, rec.KillChance = cost, kill
+	want := int64(math.Ceil(limit))
+	rec.Reasons = append(rec.Reasons, fmt.Sprintf("expected cost minimised at %s: kill chance %.2g%%, cost %.3g runs of median memory (kill price %g)",
+		limits.FormatSize(want), 100*kill, cost, p.KillPrice))
 	if bump > want {
 		want = bump
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf("OOM at %s less than %s ago: at least the bump %s",
-			bumpFrom.Format(time.RFC3339), p.OOMMemory, limits.FormatSize(bump)))
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("an OOM kill at %s that no success followed: at least the bump %s",
+			bumpAt.Format(time.RFC3339), limits.FormatSize(bump)))
 	}
-	rec.LimitBytes = clamp(limits.RoundUpTidy(want), p, &rec.Reasons)
+	rec.LimitBytes = clamp(roundLimit(want), p, &rec.Reasons)
 	return rec
 }
 
-// collect turns runs into weighted samples of successful peaks and returns
-// the highest OOM bump still held, with the time of that OOM.
-func collect(now time.Time, runs []Run, p Params, scale float64) ([]sample, int64, time.Time) {
-	var out []sample
-	var bump int64
-	var bumpFrom time.Time
-	for _, r := range runs {
-		age := now.Sub(r.At)
-		if age < 0 {
-			continue
-		}
-		if r.OOM {
-			// Killed at its limit: it needed more than both figures.
-			need := max(r.PeakBytes, r.LimitBytes)
-			if age <= p.OOMMemory && !fitLater(now, runs, r) {
-				if b := limits.OOMBump(need); b > bump {
-					bump, bumpFrom = b, r.At
-				}
-			}
-			continue
-		}
-		if r.PeakBytes <= 0 {
-			continue
-		}
-		w := scale
-		if p.HalfLife > 0 {
-			w *= math.Exp2(-float64(age) / float64(p.HalfLife))
-		}
-		if w <= 0 {
-			continue
-		}
-		out = append(out, sample{peak: float64(r.PeakBytes), weight: w, age: age})
+// ownModel builds the mixture from the tenant's own walk.
+func ownModel(now time.Time, st state, tp prior, spacing time.Duration, p Params, rec *Recommendation) Model {
+	s := st.pl.sigma
+	mu, vloc := st.mu, s*s*st.vfac
+	if tp.tenants > 0 {
+		// Other tenants' levels are a prior on this one's (precision
+		// weights): worth little once the tenant has a few runs.
+		prec := 1/vloc + 1/tp.tau2
+		mu = (mu/vloc + tp.level/tp.tau2) / prec
+		vloc = 1 / prec
 	}
-	return out, bump, bumpFrom
+	scale := math.Sqrt(s*s + vloc)
+	rho := st.spikeRate(p)
+	smean, svar, sdf := st.spikeSize(p, tp.spikes)
+	rec.Segments, rec.SegmentStart, rec.SegmentRuns = st.segments, st.segStart, st.curRuns
+	rec.LevelBytes, rec.TrendPerDay = int64(math.Exp(mu)), st.slope
+	rec.Spread, rec.EffectiveRuns = s, st.neff
+	rec.Spikes, rec.SpikeRate = len(st.spikes), rho
+	trend := ""
+	if st.slope > 0 {
+		trend = fmt.Sprintf(", growing %+.2g%%/day", 100*math.Expm1(st.slope))
+	}
+	rec.Reasons = append(rec.Reasons, fmt.Sprintf("%s: segment %d of %d since %s, %d ordinary runs (%.3g effective, half-life %s), level %s%s, pooled spread %.3g (%.3g df)",
+		rec.Basis, st.segments, st.segments, st.segStart.Format(time.RFC3339), st.curRuns, st.neff, p.HalfLife,
+		limits.FormatSize(rec.LevelBytes), trend, s, st.pl.df))
+	rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d spikes seen (posterior rate %.2g%% per run, typical size %.3gx): left to a retry unless due or likely",
+		len(st.spikes), 100*rho, math.Exp(smean)))
+
+	ordinary := Component{Name: "ordinary", Mu: mu, Scale: scale, DF: st.pl.df}
+	spk := Component{Name: "spike", Mu: mu + smean, Scale: math.Sqrt(scale*scale + svar), DF: max(sdf, st.pl.df)}
+	var extra []Component
+	rest := 1.0
+	if n := countHigh(st.pending); n > 0 {
+		// One high outlier with nothing after it: a spike (the next run is
+		// ordinary) or the first run of a new level.
+		ym := 0.0
+		for _, o := range st.pending {
+			ym += o.y
+		}
+		ym /= float64(len(st.pending))
+		pi := p.StepRate / (p.StepRate + rho)
+		rec.PendingOutliers = n
+		extra = append(extra, Component{Name: "new level", Weight: pi, Mu: ym, Scale: s * math.Sqrt(1+1/float64(n)), DF: st.pl.df})
+		rest -= pi
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("the last run (%s) is an outlier not yet settled: a new level with chance %.2g%%",
+			limits.FormatSize(int64(math.Exp(ym))), 100*pi))
+	}
+	if due, period, chain := st.periodic(); chain > 0 {
+		tol := spacing/2 + period/50
+		for due.Before(now.Add(-tol)) {
+			due = due.Add(period)
+		}
+		if !due.After(now.Add(tol)) {
+			w := float64(chain) / float64(chain+1)
+			rec.PeriodicDue, rec.Period = true, period
+			extra = append(extra, Component{Name: "periodic spike", Weight: rest * w, Mu: spk.Mu, Scale: spk.Scale, DF: spk.DF})
+			rest *= 1 - w
+			rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d spikes recur every %s: one is due now (chance %.2g%%)", chain, period, 100*w))
+		}
+	}
+	ordinary.Weight = rest * (1 - rho)
+	spk.Weight = rest * rho
+	return Model{Components: append([]Component{ordinary, spk}, extra...), Median: math.Exp(mu)}
 }
 
-// fitLater reports whether a successful run after the OOM r peaked within
-// r's killed limit: the connector fits again, so
-// the OOM was one giant run (or a retry of it) and its bump no longer holds.
-// Without this, the killed retries of one giant run would hold the limit at
-// 1.2x their escalated limits for all of OOMMemory.
-func fitLater(now time.Time, runs []Run, r Run) bool {
-	for _, x := range runs {
-		if !x.OOM && x.At.After(r.At) && !x.At.After(now) && x.PeakBytes > 0 && x.PeakBytes <= r.LimitBytes {
-			return true
+func countHigh(pending []obs) int {
+	n := 0
+	for _, o := range pending {
+		if o.high {
+			n++
 		}
 	}
-	return false
-}
-
-// dropOldSpikes leaves out giant runs (above SpikeRatio times the weighted
-// median) once they are older than SpikeMemory and a normal run has followed
-// them, so one rare run does not hold a high quantile up for several
-// half-lives. A run of giants with nothing normal after them is a step
-// change, not a spike, and stays. s is sorted by peak and stays so.
-func dropOldSpikes(s []sample, p Params) ([]sample, int) {
-	if p.SpikeRatio <= 0 || len(s) < 2 {
-		return s, 0
-	}
-	cut := p.SpikeRatio * weightedQuantile(s, 0.5)
-	lastNormal := time.Duration(math.MaxInt64) // age of the newest normal run
-	for _, x := range s {
-		if x.peak <= cut && x.age < lastNormal {
-			lastNormal = x.age
-		}
-	}
-	kept := make([]sample, 0, len(s))
-	dropped := 0
-	for _, x := range s {
-		if x.peak > cut && x.age > p.SpikeMemory && x.age > lastNormal {
-			dropped++
-			continue
-		}
-		kept = append(kept, x)
-	}
-	return kept, dropped
-}
-
-// splitGiants separates the giant runs that dropOldSpikes kept (above
-// SpikeRatio times the weighted median: recent, or a step change) from the
-// ordinary ones the distribution is fitted to. It returns their weight share
-// of all samples and the largest giant peak.
-func splitGiants(s []sample, p Params) (ordinary []sample, giants int, share, top float64) {
-	if p.SpikeRatio <= 0 || len(s) < 2 {
-		return s, 0, 0, 0
-	}
-	cut := p.SpikeRatio * weightedQuantile(s, 0.5)
-	total, heavy := 0.0, 0.0
-	ordinary = make([]sample, 0, len(s))
-	for _, x := range s {
-		total += x.weight
-		if x.peak > cut {
-			giants++
-			heavy += x.weight
-			top = max(top, x.peak)
-			continue
-		}
-		ordinary = append(ordinary, x)
-	}
-	return ordinary, giants, heavy / total, top
-}
-
-// logFit is the predictive distribution of the next run's log peak:
-// mu + sigma*infl*T(df).
-type logFit struct {
-	mu, sigma, df, infl float64
-	neff, slope         float64 // effective runs; log peak per day
-	trend               bool
-}
-
-func (f logFit) quantile(q float64) float64 {
-	return math.Exp(f.mu + f.sigma*f.infl*studentT(q, f.df))
-}
-
-// fitLogPeaks fits the decayed log peaks: weighted mean (or, with a trend,
-// weighted least squares against time, predicted at now) and spread. The
-// spread is shrunk towards SpreadPrior as if it came with SpreadPriorRuns
-// more runs (normal-inverse-chi-squared posterior), and the prediction is a
-// Student-t with that many degrees of freedom, widened by the uncertainty of
-// the mean (1/n) and of the slope: few runs, a wider limit.
-func fitLogPeaks(s []sample, p Params, trendOK bool) logFit {
-	var sw, sw2, xbar, ybar float64
-	for _, v := range s {
-		sw += v.weight
-		sw2 += v.weight * v.weight
-		xbar += v.weight * -v.age.Hours() / 24
-		ybar += v.weight * math.Log(v.peak)
-	}
-	xbar /= sw
-	ybar /= sw
-	var sxx, sxy, syy float64
-	for _, v := range s {
-		dx, dy := -v.age.Hours()/24-xbar, math.Log(v.peak)-ybar
-		sxx += v.weight * dx * dx
-		sxy += v.weight * dx * dy
-		syy += v.weight * dy * dy
-	}
-	f := logFit{neff: sw * sw / sw2}
-	k := 1.0 // parameters fitted besides the spread
-	varx := sxx / sw
-	if trendOK && p.Trend && f.neff >= max(p.TrendMinRuns, 3) && varx >= 0.25 {
-		// Only growth that stands out of its own noise (t >= 2): on a flat
-		// connector an estimated slope only adds extrapolation error, and a
-		// falling one is left to the decay (a step down, say a finished
-		// backfill, is no line to extrapolate below the recent runs).
-		b := sxy / sxx
-		res := max(syy-b*sxy, 0) / sw * f.neff / (f.neff - 2)
-		if se := math.Sqrt(res / (f.neff * varx)); b > 0 && b >= 2*se {
-			f.trend, f.slope, k = true, b, 2
-		}
-	}
-	rss := max(syy-2*f.slope*sxy+f.slope*f.slope*sxx, 0) / sw * f.neff
-	f.mu = ybar - f.slope*xbar
-	nu0 := max(p.SpreadPriorRuns, 0)
-	if dof := nu0 + f.neff - k; dof > 0 {
-		f.sigma = math.Sqrt((nu0*p.SpreadPrior*p.SpreadPrior + rss) / dof)
-		f.df = max(dof, 1)
-	} else {
-		f.sigma, f.df = p.SpreadPrior, 1
-	}
-	infl := 1 + 1/f.neff
-	if f.trend {
-		infl += xbar * xbar / (f.neff * varx)
-	}
-	f.infl = math.Sqrt(infl)
-	return f
-}
-
-// studentT is the q quantile of Student's t with df degrees of freedom
-// (Cornish-Fisher expansion in 1/df, Abramowitz & Stegun 26.7.5: within
-// 0.5% for df >= 5 at q = 0.99; it understates the quantile for df < 3).
-func studentT(q, df float64) float64 {
-	z := math.Sqrt2 * math.Erfinv(2*q-1)
-	if df <= 0 || math.IsInf(df, 1) {
-		return z
-	}
-	z2 := z * z
-	g1 := (z2 + 1) * z / 4
-	g2 := ((5*z2+16)*z2 + 3) * z / 96
-	g3 := (((3*z2+19)*z2+17)*z2 - 15) * z / 384
-	g4 := ((((79*z2+776)*z2+1482)*z2-1920)*z2 - 945) * z / 92160
-	return z + g1/df + g2/(df*df) + g3/(df*df*df) + g4/(df*df*df*df)
-}
-
-// weightedQuantile returns the smallest peak whose cumulative weight reaches
-// q of the total; c must be sorted by peak.
-func weightedQuantile(c []sample, q float64) float64 {
-	total := 0.0
-	for _, x := range c {
-		total += x.weight
-	}
-	target := q * total
-	acc := 0.0
-	for _, x := range c {
-		acc += x.weight
-		if acc >= target {
-			return x.peak
-		}
-	}
-	return c[len(c)-1].peak
-}
-
-func clamp(n int64, p Params, reasons *[]string) int64 {
-	if p.Min > 0 && n < p.Min {
-		*reasons = append(*reasons, fmt.Sprintf("raised to --memory-min %s", limits.FormatSize(p.Min)))
-		n = p.Min
-	}
-	if p.Max > 0 && n > p.Max {
-		*reasons = append(*reasons, fmt.Sprintf("capped at --memory-max %s", limits.FormatSize(p.Max)))
-		n = p.Max
+	if n != len(pending) {
+		return 0
 	}
 	return n
 }
 
-// NextRetryLimit is the limit for retry number attempt (1 = first retry)
-// after an attempt limited to lastLimit was OOM-killed at lastPeak. Retries
-// before the last multiply the killed limit by RetryFactor (cheap for the
-// common near miss); the last retry jumps to RetryReach times the first
-// attempt's limit (2x then 10x with the defaults), so a rare run needing
-// several times its usual memory still completes. Never below the VPA bump,
-// capped at Max; a result not above lastLimit means escalation is exhausted
-// and the caller should stop retrying.
-func NextRetryLimit(attempt int, lastLimit, lastPeak int64, p Params) int64 {
-	if attempt < 1 {
-		attempt = 1
+// prior is what other tenants say: their pooled within-tenant spread (as
+// the spread prior), the mean of their levels and the between-tenant
+// variance of levels.
+type prior struct {
+	tenants     int
+	spikes      []spike // other tenants' spikes (their sizes count half)
+	spread      spreadPrior
+	level, tau2 float64
+}
+
+// priorWalkRuns bounds the walk of each other tenant's history.
+const priorWalkRuns = 500
+
+func tenantPrior(now time.Time, kind Kind, runs []Run, p Params) prior {
+	base := spreadPrior{s2: p.SpreadPrior * p.SpreadPrior, nu: p.SpreadPriorRuns}
+	out := prior{spread: base}
+	by := map[string][]Run{}
+	var names []string
+	for _, r := range runs {
+		if _, ok := by[r.Tenant]; !ok {
+			names = append(names, r.Tenant)
+		}
+		by[r.Tenant] = append(by[r.Tenant], r)
 	}
-	factor := max(p.RetryFactor, 1)
-	mult := factor
-	if attempt >= p.Retries && p.RetryReach > 0 {
-		// lastLimit is the first limit times factor^(attempt-1).
-		mult = max(factor, p.RetryReach/math.Pow(factor, float64(attempt-1)))
+	sort.Strings(names)
+	var levels []float64
+	rss, dof := 0.0, 0.0
+	for _, t := range names {
+		sel, _ := ofKind(by[t], kind)
+		// A level and a spread need no long walk: the newest runs suffice.
+		if len(sel) > priorWalkRuns {
+			sel = sel[len(sel)-priorWalkRuns:]
+		}
+		st := walkRuns(now, sel, p, base)
+		if st.runs == 0 {
+			continue
+		}
+		levels = append(levels, st.mu)
+		out.spikes = append(out.spikes, st.spikes...)
+		rss += st.pl.rss
+		dof += st.pl.dof
 	}
-	next := limits.OOMBump(max(lastLimit, lastPeak))
-	if f := float64(lastLimit) * mult; f > float64(next) && f < math.MaxInt64/4 {
-		next = limits.RoundUpTidy(int64(f))
+	out.tenants = len(levels)
+	if out.tenants == 0 {
+		return out
 	}
-	if p.Max > 0 && next > p.Max {
-		next = p.Max
+	if dof > 0 {
+		// Other tenants' spread is worth at most as much as the prior.
+		d := min(dof, base.nu)
+		out.spread.s2 = (base.nu*base.s2 + d*rss/dof) / (base.nu + d)
 	}
-	if p.Min > 0 && next < p.Min {
-		next = p.Min
+	for _, l := range levels {
+		out.level += l
 	}
-	return next
+	out.level /= float64(len(levels))
+	ss := 0.0
+	for _, l := range levels {
+		ss += (l - out.level) * (l - out.level)
+	}
+	const nu0 = 2.0 // the location prior is worth two tenants
+	out.tau2 = (nu0*p.LocationPrior*p.LocationPrior + ss) / (nu0 + float64(len(levels)-1))
+	return out
+}
+
+// priorModel is a new tenant's model: other tenants' mean level, widened by
+// the between-tenant spread and its own uncertainty.
+func priorModel(tp prior, p Params) Model {
+	scale := math.Sqrt(tp.spread.s2 + tp.tau2*(1+1/float64(tp.tenants)))
+	return Model{Components: []Component{{Name: "other tenants", Weight: 1, Mu: tp.level, Scale: scale, DF: max(tp.spread.nu, 10)}}, Median: math.Exp(tp.level)}
+}
+
+// upTo returns the runs at or before now, sorted by time (a copy).
+func upTo(now time.Time, runs []Run) []Run {
+	out := make([]Run, 0, len(runs))
+	for _, r := range runs {
+		if !r.At.After(now) {
+			out = append(out, r)
+		}
+	}
+	if !slices.IsSortedFunc(out, func(a, b Run) int { return a.At.Compare(b.At) }) {
+		slices.SortStableFunc(out, func(a, b Run) int { return a.At.Compare(b.At) })
+	}
+	return out
+}
+
+// ofKind selects the runs a kind is forecast from: a full refresh from the
+// full refreshes once there is one, an incremental run from every run that
+// is not a full refresh; otherwise all runs. runs is sorted.
+func ofKind(runs []Run, kind Kind) ([]Run, string) {
+	pick := func(keep func(Kind) bool) []Run {
+		var out []Run
+		for _, r := range runs {
+			if keep(r.Kind) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	succeeded := func(rs []Run) bool {
+		return slices.ContainsFunc(rs, func(r Run) bool { return !r.OOM && r.PeakBytes > 0 })
+	}
+	switch kind {
+	case Full:
+		if sel := pick(func(k Kind) bool { return k == Full }); succeeded(sel) {
+			return sel, "full refreshes"
+		}
+	case Incremental:
+		if sel := pick(func(k Kind) bool { return k != Full }); succeeded(sel) {
+			return sel, "incremental runs"
+		}
+	}
+	return runs, "all runs"
+}
+
+// unexplainedKill is the VPA bump of the largest OOM kill after the last
+// successful run: a kill a later success followed was a spike or a retry
+// that succeeded, and the model already knows its peak.
+func unexplainedKill(runs []Run) (int64, time.Time) {
+	var bump int64
+	var at time.Time
+	for i := len(runs) - 1; i >= 0 && runs[i].OOM; i-- {
+		if b := limits.OOMBump(max(runs[i].PeakBytes, runs[i].LimitBytes)); b > bump {
+			bump, at = b, runs[i].At
+		}
+	}
+	return bump, at
+}
+
+// medianSpacing is the typical time between successful runs.
+func medianSpacing(runs []Run) time.Duration {
+	var gaps []time.Duration
+	var last time.Time
+	for _, r := range runs {
+		if r.OOM {
+			continue
+		}
+		if !last.IsZero() {
+			gaps = append(gaps, r.At.Sub(last))
+		}
+		last = r.At
+	}
+	if len(gaps) == 0 {
+		return 0
+	}
+	slices.Sort(gaps)
+	return gaps[len(gaps)/2]
+}
+
+func clamp(n int64, p Params, reasons *[]string) int64 {
+	if p.Min > 0 && n < p.Min {
+		*reasons = append(*reasons, fmt.Sprintf("raised to the minimum %s", limits.FormatSize(p.Min)))
+		n = p.Min
+	}
+	if p.Max > 0 && n > p.Max {
+		*reasons = append(*reasons, fmt.Sprintf("capped at the maximum %s", limits.FormatSize(p.Max)))
+		n = p.Max
+	}
+	return n
 }

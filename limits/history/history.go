@@ -59,6 +59,9 @@ type Entry struct {
 	RunID  string    `json:"run_id"`
 	Name   string    `json:"name"`
 	Tenant string    `json:"tenant"`
+	// Kind is "full" (no incoming state) or "incremental"; empty in entries
+	// written before kinds were recorded (the forecaster reads them as unknown).
+	Kind string `json:"kind,omitempty"`
 	// Attempt is 1 for a run's first attempt, 2 for its first retry...
 	Attempt    int   `json:"attempt"`
 	LimitBytes int64 `json:"limit_bytes"`
@@ -77,7 +80,8 @@ type Entry struct {
 
 // Run converts the entry into what the recommender reads.
 func (e Entry) Run() forecast.Run {
-	return forecast.Run{At: e.At, LimitBytes: e.LimitBytes, PeakBytes: e.PeakBytes, OOM: e.OOM}
+	return forecast.Run{At: e.At, LimitBytes: e.LimitBytes, PeakBytes: e.PeakBytes, OOM: e.OOM,
+		Kind: forecast.Kind(e.Kind), Tenant: e.Tenant}
 }
 
 // Runs converts entries into recommender runs, keeping their order.

@@ -21,7 +21,7 @@ var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 func entry(name, tenant string, i int) Entry {
 	return Entry{
 		At: t0.Add(time.Duration(i) * time.Hour), RunID: fmt.Sprintf("run-%d", i), Name: name, Tenant: tenant,
-		Attempt: 1, LimitBytes: 1 << 30, PeakBytes: int64(500+i) << 20, Outcome: "ok",
+		Kind: "incremental", Attempt: 1, LimitBytes: 1 << 30, PeakBytes: int64(500+i) << 20, Outcome: "ok",
 		Records: 1000, Bytes: 1 << 20, Duration: time.Minute, LargestValueBytes: 4096,
 	}
 }
@@ -118,14 +118,65 @@ func TestEntriesFeedTheRecommender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := forecast.Recommend(t0.Add(12*time.Hour), Runs(own), Runs(others), forecast.DefaultParams())
-	if !rec.FromPrior || rec.ColdStart || rec.Samples != 10 {
-		t.Errorf("new tenant got %+v; want a recommendation from the other tenant's 10 runs", rec)
+	rec := forecast.Recommend(t0.Add(12*time.Hour), forecast.Incremental, Runs(own), Runs(others), forecast.DefaultParams())
+	if !rec.FromPrior || rec.ColdStart || rec.PriorTenants != 1 {
+		t.Errorf("new tenant got %+v; want a recommendation from the other tenant's runs", rec)
 	}
 	oom := entry("tap-pg", "globex", 11)
 	oom.OOM = true
-	if r := oom.Run(); !r.OOM || r.LimitBytes != oom.LimitBytes || r.PeakBytes != oom.PeakBytes || !r.At.Equal(oom.At) {
+	if r := oom.Run(); !r.OOM || r.LimitBytes != oom.LimitBytes || r.PeakBytes != oom.PeakBytes || !r.At.Equal(oom.At) ||
+		r.Tenant != "globex" || r.Kind != forecast.Incremental {
 		t.Errorf("Entry.Run() = %+v", r)
+	}
+}
+
+// A store written before entries recorded their run kind still reads: the
+// kind is unknown (empty), everything else as it was.
+func TestEntriesFromBeforeKindsReadAsUnknown(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, FileName), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `{"at":"2026-03-01T00:00:00Z","run_id":"r1","name":"tap-pg","tenant":"acme","attempt":1,"limit_bytes":1073741824,` +
+		`"peak_bytes":524288000,"outcome":"succeeded","oom":false,"records":1,"bytes":2,"duration_ns":60000000000,"largest_value_bytes":0}`
+	err = db.Update(func(tx *bolt.Tx) error {
+		runs, err := tx.CreateBucketIfNotExists(runsBucket)
+		if err != nil {
+			return err
+		}
+		name, err := runs.CreateBucketIfNotExists([]byte("tap-pg"))
+		if err != nil {
+			return err
+		}
+		tenant, err := name.CreateBucketIfNotExists([]byte("acme"))
+		if err != nil {
+			return err
+		}
+		return tenant.Put(entryKey(Entry{At: t0, RunID: "r1", Attempt: 1}), []byte(old))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _, err := Load(dir, "tap-pg", "acme")
+	if err != nil || len(own) != 1 {
+		t.Fatalf("Load = %+v, %v", own, err)
+	}
+	if r := own[0].Run(); r.Kind != "" || r.Tenant != "acme" || r.PeakBytes != 500<<20 {
+		t.Errorf("old entry reads as %+v; want kind unknown, tenant acme, peak 500 MiB", r)
+	}
+	// and a new entry beside it keeps its kind
+	e := entry("tap-pg", "acme", 5)
+	e.Kind = "full"
+	if err := Record(dir, e); err != nil {
+		t.Fatal(err)
+	}
+	own, _, _ = Load(dir, "tap-pg", "acme")
+	if len(own) != 2 || own[1].Kind != "full" {
+		t.Errorf("entries %+v; want the new one with kind full", own)
 	}
 }
 
