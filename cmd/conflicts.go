@@ -15,7 +15,7 @@ import (
 // raw the stream is passed through unread, so each would silently do nothing
 // (a --destination redshift run would deliver its 200 kB value untouched).
 var rawIgnores = []string{"destination", "strict", "flags-file", "max-field-size", "max-record-size",
-	"oversize", "rejects-dir", "keys"}
+	"oversize", "rejects-dir", "keys", "state-file", "target", "max-line-size"}
 
 // checkRunFlags refuses, before anything is set up, the flag combinations
 // that cannot mean what they say and the limits no run could ever have:
@@ -49,8 +49,8 @@ func checkRunFlags(c *cli.Context) error {
 // limit a container starts with and to the machine's budget.
 func checkMemoryFlags(c *cli.Context) error {
 	sizes := map[string]int64{}
-	for _, f := range []string{"memory", "memory-min", "memory-max", "tmp-size"} {
-		if f == "memory" && strings.TrimSpace(c.String(f)) == "auto" {
+	for _, f := range []string{"memory", "memory-min", "memory-max", "tmp-size", "target-memory"} {
+		if (f == "memory" || f == "target-memory") && strings.TrimSpace(c.String(f)) == "auto" {
 			continue
 		}
 		if !c.IsSet(f) {
@@ -62,7 +62,7 @@ func checkMemoryFlags(c *cli.Context) error {
 		}
 		sizes[f] = n
 	}
-	for _, f := range []string{"memory", "memory-min", "memory-max"} {
+	for _, f := range []string{"memory", "memory-min", "memory-max", "target-memory"} {
 		if n, ok := sizes[f]; ok && n < limits.MinMemoryLimit {
 			return usageError("--%s %s: below the smallest limit a container can start with, %s (its init alone uses about 4 MiB)",
 				f, shown(c, f, n), report.FlagSize(limits.MinMemoryLimit))
@@ -90,7 +90,7 @@ func checkMemoryFlags(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"memory", "memory-min"} {
+	for _, f := range []string{"memory", "memory-min", "target-memory"} {
 		if n, ok := sizes[f]; ok && n > total {
 			return usageError("--%s %s can never fit in this machine's memory budget of %s (--host-memory-budget)",
 				f, shown(c, f, n), limits.FormatExact(total))

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 

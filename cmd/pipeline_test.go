@@ -483,3 +483,126 @@ func TestPipelineTargetKeepsItsOwnHistory(t *testing.T) {
 		}
 	}
 }
+
+// Review findings: a target that dies, exits 0 early or closes its stdin
+// while the tap still has far more than a pipe's worth to send used to
+// hang the runner for good (a blocked write nobody could interrupt). Each
+// must end at once, blamed on the target, with no state past what it
+// confirmed.
+func TestPipelineTargetThatStopsReadingEndsTheRunAtOnce(t *testing.T) {
+	for _, tc := range []struct{ name, target string }{
+		{"crashes", "--crash-after 3000"},
+		{"exits 0 without reading", ""},
+		{"closes its stdin and lingers", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPipe(t, 200000)
+			args := p.args(tc.target)
+			switch tc.name {
+			case "exits 0 without reading":
+				args = replaceTarget(args, "/bin/true")
+			case "closes its stdin and lingers":
+				args = replaceTarget(args, "/bin/sh -c 'exec 0<&-; sleep 2'")
+			}
+			t0 := time.Now()
+			cmd := sb(t, p.root, args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			code := exitOf(t, cmd)
+			if code != report.ExitConnectorFailed {
+				t.Fatalf("exit %d after %s, want %d\n%s", code, time.Since(t0), report.ExitConnectorFailed, stderr.String())
+			}
+			if d := time.Since(t0); d > 15*time.Second {
+				t.Errorf("took %s", d)
+			}
+			r := readReport(t, p.rep)
+			if n := len(r.Attempts); n == 0 || r.Attempts[n-1].FailedIn != "target" {
+				t.Errorf("attempts %+v: want the target blamed\n%s", r.Attempts, stderr.String())
+			}
+			p.checkNotAhead(t, tc.name)
+		})
+	}
+}
+
+// A target that reads only the start of its input and exits 0 must never
+// have the tap's state persisted, whichever of its exit and the end of the
+// stream syncbox sees first.
+func TestPipelineTargetExitingEarlyNeverPromotesTheTapsState(t *testing.T) {
+	testenv.RequireRoot(t)
+	for i := 0; i < 10; i++ {
+		root := t.TempDir()
+		state := filepath.Join(root, "state.json")
+		_, stderr, code := runSB(t, root, "", "run", "-q", "--memory", "64MiB", "--target-memory", "64MiB", "--state-file", state,
+			"--target", "/usr/bin/head -n 1", "--", "/bin/sh", "-c",
+			`printf '%s\n' '{"type":"RECORD","stream":"s","record":{"id":1}}' '{"type":"RECORD","stream":"s","record":{"id":2}}' '{"type":"STATE","value":{"n":2}}'`)
+		if b, err := os.ReadFile(state); err == nil {
+			t.Fatalf("trial %d: exit %d and the tap's state %s persisted, though the target read one record\n%s", i, code, b, stderr)
+		}
+	}
+}
+
+func replaceTarget(args []string, target string) []string {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if a == "--target" {
+			out[i+1] = target
+		}
+	}
+	return out
+}
+
+// A state file that cannot be read is a setup failure with a report, not
+// a crash of the runner.
+func TestBadStateFileIsASetupFailureWithAReport(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	state, rep := filepath.Join(root, "state.json"), filepath.Join(root, "r.json")
+	os.WriteFile(state, []byte("garbage{"), 0o600)
+	_, stderr, code := runSB(t, root, "", "run", "-q", "--memory", "64MiB", "--state-file", state, "--report", rep, "--", "/bin/true")
+	if code != report.ExitSetupFailed || strings.Contains(stderr, "panic") {
+		t.Fatalf("exit %d, want %d\n%s", code, report.ExitSetupFailed, stderr)
+	}
+	if r := readReport(t, rep); r.Outcome != report.SetupFailed {
+		t.Errorf("outcome %s", r.Outcome)
+	}
+}
+
+// The tap's secrets are the source's credentials: a third-party target
+// must not see them.
+func TestTheTapsSecretsAreNotShownToTheTarget(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	sec := filepath.Join(root, "sec")
+	os.WriteFile(sec, []byte("source password\n"), 0o600)
+	_, stderr, _ := runSB(t, root, "", "run", "--name", "tap", "--memory", "64MiB", "--target-memory", "64MiB", "--secret", "TAPDB="+sec,
+		"--target", "/bin/sh -c 'cat >/dev/null; cat /run/secrets/TAPDB >&2'", "--", "/bin/true")
+	if strings.Contains(stderr, "source password") {
+		t.Fatalf("the target read the tap's secret:\n%s", stderr)
+	}
+}
+
+// Two runs of different names sharing one --state-file used to overwrite
+// each other's checkpoint; the second now stops at once (exit 8).
+func TestTwoRunsCannotShareAStateFile(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	state := filepath.Join(root, "state.json")
+	holder := sb(t, root, "run", "--name", "a", "--memory", "64MiB", "--state-file", state, "--stop-timeout", "200ms", "--",
+		"/bin/sh", "-c", `echo '{"type":"STATE","value":{"n":1}}'; exec sleep 60`)
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Signal(syscall.SIGTERM); holder.Wait() }()
+	for t0 := time.Now(); time.Since(t0) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(state); err == nil {
+			break // the holder is running, and holds the state file
+		}
+	}
+	_, stderr, code := runSB(t, root, "", "run", "--name", "b", "--memory", "64MiB", "--state-file", state, "--", "/bin/true")
+	if code != report.ExitAlreadyRunning || !strings.Contains(stderr, "in use by another run") {
+		t.Fatalf("exit %d, want %d\n%s", code, report.ExitAlreadyRunning, stderr)
+	}
+}

@@ -359,6 +359,9 @@ func streamConfig(c *cli.Context) (stream.Config, error) {
 	if cfg.Protocol, err = stream.ParseProtocol(c.String("protocol")); err != nil {
 		return cfg, usageError("--protocol: %v", err)
 	}
+	if cfg.Protocol == stream.Auto && c.String("catalog") != "" {
+		cfg.Protocol = stream.Airbyte // a configured catalog is Airbyte's: {state} starts as []
+	}
 	if cfg.Oversize, err = stream.ParseAction(c.String("oversize")); err != nil {
 		return cfg, usageError("--oversize: %v", err)
 	}

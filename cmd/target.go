@@ -28,6 +28,8 @@ func targetFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "target-env", Category: targetCategory, Usage: "set `K=V` in the target, or pass K through (repeatable)"},
 		&cli.StringSliceFlag{Name: "target-env-file", Category: targetCategory, Usage: "read the target's K=V lines from `FILE` (repeatable)"},
 		&cli.StringFlag{Name: "target-config", Category: targetCategory, Usage: "config `FILE` the target reads at {target-config}"},
+		&cli.StringSliceFlag{Name: "target-secret", Category: targetCategory,
+			Usage: "expose `NAME=FILE` read-only at " + SecretsDir + "/NAME to the target only (the tap's --secret files are never shown to the target)"},
 		&cli.StringFlag{Name: "target-network", Value: "none", Category: targetCategory, Usage: "the target's network: `none` or host"},
 		&cli.StringFlag{Name: "catalog", Category: "Checkpoints and reports", Usage: "catalog `FILE` (Airbyte configured catalog) both sides read at {catalog}"},
 	}
@@ -38,7 +40,7 @@ func targetFlags() []cli.Flag {
 func targetOptions(c *cli.Context, o *run.Options) (*run.Target, error) {
 	line := c.String("target")
 	if line == "" {
-		for _, f := range []string{"target-name", "target-bind", "target-env", "target-env-file", "target-config", "target-network"} {
+		for _, f := range []string{"target-name", "target-bind", "target-env", "target-env-file", "target-config", "target-network", "target-secret"} {
 			if c.IsSet(f) {
 				return nil, usageError("--%s needs --target", f)
 			}
@@ -77,6 +79,14 @@ func targetOptions(c *cli.Context, o *run.Options) (*run.Target, error) {
 	}
 	if t.Env, err = buildEnv(c.StringSlice("target-env"), c.StringSlice("target-env-file"), os.LookupEnv); err != nil {
 		return nil, usageError("--target-env: %v", err)
+	}
+	if t.Files, err = readSecrets(c.StringSlice("target-secret")); err != nil {
+		return nil, err
+	}
+	for _, ph := range []string{"{state}", "{config}"} {
+		if usesArg(args, ph) {
+			return nil, usageError("--target uses %s, which only the tap has: the target gets {target-config} and {catalog}", ph)
+		}
 	}
 	t.ConfigFile = absPath(c.String("target-config"))
 	if t.ConfigFile == "" && usesArg(args, "{target-config}") {

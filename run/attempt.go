@@ -174,39 +174,35 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	// The record stream goes to our stdout, or into the target's stdin.
 	out := newCheckedWriter(o.Stdout, "stdout")
 	var (
-		tgt      *live
-		tgtIn    *os.File // our end of the target's stdin
-		unreadFd = -1     // a copy of its read end: bytes left unread when it exits
-		tgtDone  = make(chan targetDone, 1)
+		tgt     *live
+		tgtIn   *os.File // our end of the target's stdin
+		tgtDone = make(chan targetDone, 1)
 	)
 	if pipeline {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return a.setup(fmt.Errorf("target stdin pipe: %w", err))
 		}
-		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+		// Through Control, not Fd(): Fd() would make the write end blocking,
+		// and a write the target stopped reading could then never be
+		// interrupted by closing it.
+		if rc, err := w.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) })
+		}
 		t := o.Target
-		// A copy of the read end, to ask the pipe what was left unread.
-		unreadFd, _ = unix.Dup(int(r.Fd()))
 		tgt, err = startLive(o, "target", container.Spec{
 			ID: id + "-target", Args: substitute(t.Command, nil), Env: t.Env, Binds: t.Binds, Network: t.Network,
-			MemoryBytes: in.targetLimit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(in.targetFiles, o.Files...),
+			MemoryBytes: in.targetLimit, Pids: o.Pids, CPUs: o.CPUs, TmpBytes: o.TmpBytes, Files: append(in.targetFiles, t.Files...),
 			UID: o.UID, GID: o.GID, Workdir: t.Workdir, WorkBytes: o.WorkBytes, WorkdirOwned: false,
 			SeccompUnconfined: o.SeccompUnconfined,
 		}, container.IO{StdinFile: r, Stderr: stderr, StderrCap: o.StderrCap})
 		*a.target = *tgt.res
 		if err != nil {
-			if unreadFd >= 0 {
-				unix.Close(unreadFd)
-			}
 			w.Close()
 			return a.setup(fmt.Errorf("target: %w", err))
 		}
-		defer func() {
-			if unreadFd >= 0 {
-				unix.Close(unreadFd)
-			}
-		}()
+		// Only the target holds the read end now: once it exits or closes
+		// its stdin, a write gets EPIPE at once instead of blocking.
 		tgtIn = w
 		tout := newCheckedWriter(o.Stdout, "stdout")
 		go func() {
@@ -296,9 +292,15 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 			killAll()
 		}
 	}
+	// closeTarget sends the target EOF. If its stdin has no reader left by
+	// then (it exited, or closed it), it never saw the end of its input.
+	unread := 0
 	closeTarget := func() {
 		if tgtIn != nil {
-			tgtIn.Close() // EOF for the target; unblocks a write it stopped reading
+			if gone, n := readerGone(tgtIn); gone {
+				tgtEarly, unread = true, n
+			}
+			tgtIn.Close() // also unblocks a write it stopped reading
 			tgtIn = nil
 		}
 	}
@@ -366,16 +368,15 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	tap.finish(o)
 	a.sideResult = *tap.res
 	a.stats = sc.Snapshot()
-	unread := 0
 	if tgt != nil {
-		if unreadFd >= 0 {
-			unread, _ = unix.IoctlGetInt(unreadFd, unix.TIOCINQ) // FIONREAD: bytes in the pipe
-		}
 		tgt.finish(o)
 		*a.target = *tgt.res
 	}
 	if a.stuck {
 		pumpErr = &OutputError{Output: "stdout", Err: errors.New("the reader stopped taking data")}
+	}
+	if pipeline && dst.failure() != nil {
+		tgtEarly = true // EPIPE: nobody reads the target's stdin any more
 	}
 	// In a pipeline, a target that read everything and exited 0 has
 	// committed every record it was sent: the tap's last STATE holds.
@@ -387,6 +388,23 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	}
 	a.classify(o, in, stopping, stopSig, pumpErr, tgtReadErr, unread, tgtEarly, out)
 	return a
+}
+
+// readerGone says whether a pipe's read end is closed everywhere (poll's
+// POLLERR on the write end) and how many bytes it still holds.
+func readerGone(w *os.File) (gone bool, pending int) {
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return false, 0
+	}
+	_ = rc.Control(func(fd uintptr) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		if n, err := unix.Poll(pfd, 0); err == nil && n > 0 && pfd[0].Revents&unix.POLLERR != 0 {
+			gone = true
+		}
+		pending, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD
+	})
+	return gone, pending
 }
 
 type targetDone struct {
@@ -445,6 +463,11 @@ func (a *attemptResult) classify(o *Options, in attemptInput, stopping report.Ou
 		if msg := a.targetOut.TraceErr; msg != "" {
 			a.err = fmt.Errorf("the target %s: %s", a.target.exit, msg)
 		}
+	case a.target != nil && tgtEarly:
+		// Before the tap's own failure: the tap was killed because of it.
+		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "target"
+		a.err = fmt.Errorf("the target stopped reading its input before the end (it exited or closed its stdin; %d bytes were left in the pipe): "+
+			"only the STATEs it printed are kept, not the tap's", unread)
 	case a.failed():
 		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "connector"
 		a.err = fmt.Errorf("the %s %s", a.noun(), a.exit)
@@ -453,9 +476,6 @@ func (a *attemptResult) classify(o *Options, in attemptInput, stopping report.Ou
 			// TRACE ERROR) is the report's error, with its failure type.
 			a.err = fmt.Errorf("the %s %s: %s (%s)", a.noun(), a.exit, te.Message, te.FailureType)
 		}
-	case a.target != nil && (tgtEarly || unread > 0):
-		a.outcome, a.exitCode, a.failedIn = report.Failed, report.ExitConnectorFailed, "target"
-		a.err = fmt.Errorf("the target exited 0 before reading all of its input (%d bytes left unread): its last STATE is kept, the tap's is not", unread)
 	case pumpErr != nil:
 		a.outcome, a.exitCode = report.Failed, report.ExitConnectorFailed
 		a.err = fmt.Errorf("record stream: %w", pumpErr)

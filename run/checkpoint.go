@@ -32,6 +32,7 @@ type checkpoint struct {
 	path  string      // --state-file; "" and no store keeps state in memory only (for retries)
 	store StateStore  // instead of path
 	dir   *hostfs.Dir // path's directory, by the path rule, held open so a swapped parent cannot redirect writes
+	lock  *os.File    // flock held on the state file's lock file for the run
 	proto stream.Protocol
 
 	mu        sync.Mutex
@@ -47,7 +48,8 @@ type checkpoint struct {
 // stream's protocol; Auto is resolved from the file's shape or the first
 // STATE message.
 func newCheckpoint(path string, store StateStore, proto stream.Protocol) (*checkpoint, error) {
-	ck := &checkpoint{path: path, store: store, proto: proto}
+	// Never nil, whatever fails below: the report reads it.
+	ck := &checkpoint{path: path, store: store, proto: proto, persisted: state.New(stateProtocol(proto))}
 	var b []byte
 	switch {
 	case store != nil:
@@ -61,6 +63,19 @@ func newCheckpoint(path string, store StateStore, proto stream.Protocol) (*check
 			return ck, fmt.Errorf("state file %s: %w", path, err)
 		}
 		ck.dir = dir
+		// One run per state file, whatever their names: two runs sharing
+		// one would overwrite each other's checkpoint (and sweep each
+		// other's temp files). Held until the run ends; a dead runner's
+		// flock is gone with it.
+		lk, err := dir.OpenFile("."+filepath.Base(path)+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return ck, fmt.Errorf("state file %s: lock: %w", path, err)
+		}
+		if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			lk.Close()
+			return ck, &StateInUseError{Path: path}
+		}
+		ck.lock = lk
 		sweepTemps(dir.File(), tempPrefix(path))
 		if b, err = readIn(dir, filepath.Base(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return ck, fmt.Errorf("state file %s: %w", path, err)
@@ -178,27 +193,27 @@ func (c *checkpoint) emit(msg []byte) error {
 // targetConfirmed takes a STATE a pipeline's target printed: it commits
 // the tap's STATE it stands for and every one sent before it (their
 // records came first). An echo of nothing the tap sent moves nothing.
-func (c *checkpoint) targetConfirmed(echo []byte) error {
+func (c *checkpoint) targetConfirmed(echo []byte) (matched bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.saveErr != nil {
-		return c.saveErr
+		return false, c.saveErr
 	}
 	if c.tracker == nil {
 		c.unmatched++
-		return nil
+		return false, nil
 	}
 	advanced, err := c.tracker.Confirm(echo)
 	switch {
 	case errors.Is(err, state.ErrUnmatched):
 		c.unmatched++
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("the target's STATE: %w", err)
+		return false, fmt.Errorf("the target's STATE: %w", err)
 	case !advanced:
-		return nil
+		return true, nil // a repeat of what it confirmed already
 	}
-	return c.persist(c.tracker.Confirmed().Clone())
+	return true, c.persist(c.tracker.Confirmed().Clone())
 }
 
 // promote persists everything the tap sent: the target read all of it and
@@ -259,6 +274,9 @@ func (c *checkpoint) failure() error {
 }
 
 func (c *checkpoint) close() {
+	if c.lock != nil {
+		c.lock.Close()
+	}
 	if c.dir != nil {
 		c.dir.Close()
 	}
@@ -283,6 +301,13 @@ func (c *checkpoint) write(b []byte) error {
 }
 
 func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// StateInUseError: another run holds the state file.
+type StateInUseError struct{ Path string }
+
+func (e *StateInUseError) Error() string {
+	return "state file " + e.Path + " is in use by another run (a different --name or tenant with the same --state-file); nothing was run"
+}
 
 // maxStateFile bounds the state file read into memory.
 const maxStateFile = 64 << 20

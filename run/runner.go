@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -101,8 +102,9 @@ type Target struct {
 	Binds       []container.Bind
 	Network     container.Network
 	MemoryBytes int64
-	ConfigFile  string // bound read-only at TargetConfigPath
-	Workdir     string // its own writable working directory ("" = none)
+	ConfigFile  string           // bound read-only at TargetConfigPath
+	Files       []container.File // its own secrets; the tap's are never shown to it
+	Workdir     string           // its own writable working directory ("" = none)
 	// NextLimit is the target's retry rule after its OOM kill.
 	NextLimit func(attempt int, limit, peak int64) (next int64, retry bool)
 }
@@ -168,7 +170,11 @@ func Run(ctx context.Context, o Options) *Result {
 	}
 	ck, err := newCheckpoint(o.StateFile, o.StateStore, o.Stream.Protocol)
 	defer ck.close()
-	if err != nil {
+	var inUse *StateInUseError
+	switch {
+	case errors.As(err, &inUse):
+		res.fail(report.AlreadyRunning, err)
+	case err != nil:
 		res.fail(report.SetupFailed, err)
 	}
 	var files, targetFiles []container.File
@@ -246,7 +252,7 @@ func Run(ctx context.Context, o Options) *Result {
 	if rep.Target != nil {
 		if n := ck.unmatchedEchoes(); n > 0 {
 			rep.Target.UnmatchedStates = n
-			fmt.Fprintf(o.Stderr, "syncbox: the target printed %d STATE(s) the tap never sent; they were not persisted\n", n)
+			fmt.Fprintf(o.Stderr, "syncbox: the target printed %d state-like line(s) that matched no unconfirmed STATE the tap sent; they were not persisted\n", n)
 		}
 	}
 	rep.EndedAt = time.Now().UTC()
@@ -379,7 +385,7 @@ func (r *Result) fromAttempt(a *attemptResult, o *Options) {
 	}
 	if a.outcome == report.OOMKilled && a.failedIn == "target" {
 		m := rep.Target.Memory
-		rep.OOM = report.Diagnose(report.DiagnoseInput{LimitBytes: m.LimitBytes, PeakBytes: m.PeakBytes, Timeline: m.Timeline})
+		rep.OOM = report.Diagnose(report.DiagnoseInput{LimitBytes: m.LimitBytes, PeakBytes: m.PeakBytes, Timeline: m.Timeline, Target: true})
 		rep.OOM.Container = "target"
 	} else if a.outcome == report.OOMKilled {
 		st := a.stats

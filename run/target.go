@@ -11,14 +11,15 @@ import (
 	"syncbox/run/stream"
 )
 
-// maxTargetLine bounds one line of a target's output held in memory: state
-// lines are small; anything longer is passed through unparsed.
-const maxTargetLine = 64 << 20
+// maxTargetLine bounds one line of a target's output held in memory: it
+// can only confirm a state the tap sent, and the scanner refuses a STATE
+// over 16 MiB, so anything longer is passed through unparsed.
+const maxTargetLine = 16<<20 + 64<<10
 
 // targetOutput is what a pipeline's target printed.
 type targetOutput struct {
 	Lines     int64
-	States    int64  // STATEs the target confirmed
+	States    int64  // STATEs the target printed that stood for one the tap sent
 	TraceErr  string // an Airbyte TRACE ERROR's message, with its failure_type
 	Oversized int64  // lines too long to parse
 }
@@ -30,7 +31,7 @@ type targetOutput struct {
 // Airbyte destinations print AirbyteMessages, STATE among them. proto is
 // the tap's protocol as far as known (Auto: guessed from each line).
 // confirm errors stop the copy: the checkpoint must not skip a state.
-func readTarget(r io.Reader, out io.Writer, proto func() stream.Protocol, confirm func([]byte) error) (targetOutput, error) {
+func readTarget(r io.Reader, out io.Writer, proto func() stream.Protocol, confirm func([]byte) (bool, error)) (targetOutput, error) {
 	var to targetOutput
 	br := bufio.NewReaderSize(r, 1<<16)
 	var line []byte
@@ -56,10 +57,13 @@ func readTarget(r io.Reader, out io.Writer, proto func() stream.Protocol, confir
 		if t := bytes.TrimSpace(line); len(t) > 0 {
 			to.Lines++
 			if msg, trace := targetState(t, proto()); msg != nil {
-				if cerr := confirm(msg); cerr != nil {
+				matched, cerr := confirm(msg)
+				if cerr != nil {
 					return to, cerr
 				}
-				to.States++
+				if matched {
+					to.States++
+				}
 			} else if trace != "" && to.TraceErr == "" {
 				to.TraceErr = trace
 			}

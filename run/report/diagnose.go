@@ -63,6 +63,9 @@ type DiagnoseInput struct {
 	RecordsSinceState int64
 	BytesSinceState   int64
 	InFlight          *InFlight // a value being streamed at the time, if any
+	// Target says the killed container was a pipeline's target: the
+	// sentence names it and its own flag, --target-memory.
+	Target bool
 }
 
 // Diagnose explains an OOM kill and recommends a limit. It is pure: the
@@ -130,10 +133,18 @@ func classifyGrowth(tl []cgstats.Point) Growth {
 // explain writes the one sentence a person reads to decide what to do.
 func explain(in DiagnoseInput, o *OOM) string {
 	var b strings.Builder
+	who, flag := "The connector", "--memory"
+	if in.Target {
+		who, flag = "The target", "--target-memory"
+	}
 	if in.LimitBytes > 0 {
-		fmt.Fprintf(&b, "The connector used its whole %s limit and was killed", readableSize(in.LimitBytes))
+		fmt.Fprintf(&b, "%s used its whole %s limit and was killed", who, readableSize(in.LimitBytes))
 	} else {
-		fmt.Fprintf(&b, "The connector ran the machine out of memory at %s and was killed", readableSize(in.PeakBytes))
+		fmt.Fprintf(&b, "%s ran the machine out of memory at %s and was killed", who, readableSize(in.PeakBytes))
+	}
+	if in.Target {
+		fmt.Fprintf(&b, " loading the records it was sent; rerun with %s %s or %s auto.", flag, FlagSize(o.RecommendedLimitBytes), flag)
+		return b.String()
 	}
 	switch {
 	case o.LargestInFlight != nil && in.Stream != "":

@@ -49,7 +49,14 @@ func (r *Report) Summary(w io.Writer) {
 	if len(r.Attempts) > 1 {
 		parts := make([]string, len(r.Attempts))
 		for i, a := range r.Attempts {
-			parts[i] = fmt.Sprintf("%s at %s", a.Outcome, humanize.IBytes(uint64(max(a.LimitBytes, 0))))
+			limit := a.LimitBytes
+			if a.FailedIn == "target" {
+				limit = a.TargetLimitBytes
+			}
+			parts[i] = fmt.Sprintf("%s at %s", a.Outcome, humanize.IBytes(uint64(max(limit, 0))))
+			if a.FailedIn == "target" {
+				parts[i] = "target " + parts[i]
+			}
 		}
 		lines = append(lines, fmt.Sprintf("syncbox: %d attempts: %s", len(r.Attempts), strings.Join(parts, ", ")))
 	}
@@ -177,6 +184,13 @@ func (r *Report) QuietLine() string {
 	case Succeeded:
 		return ""
 	case OOMKilled:
+		if r.OOM != nil && r.OOM.Container == "target" && r.Target != nil {
+			s := fmt.Sprintf("syncbox: %s's target %s was OOM-killed at its %s memory limit", name, r.Target.Name, limits.FormatExact(r.Target.Memory.LimitBytes))
+			if r.OOM.RecommendedLimitBytes > 0 {
+				return s + fmt.Sprintf("; rerun with at least --target-memory %s, or --target-memory auto", FlagSize(r.OOM.RecommendedLimitBytes))
+			}
+			return s + "; rerun with a higher --target-memory or --target-memory auto"
+		}
 		s := fmt.Sprintf("syncbox: %s was OOM-killed at its %s memory limit", name, limits.FormatExact(r.Memory.LimitBytes))
 		if n := len(r.Attempts); n > 1 {
 			s += fmt.Sprintf(" (attempt %d of %d)", n, n)

@@ -33,6 +33,36 @@ func decodeLoose(b []byte) (any, bool) {
 	return v, true
 }
 
+// strictEqual is looseEqual with numbers compared as written.
+func strictEqual(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !strictEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !strictEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b // json.Number as text, string, bool, nil
+}
+
 func looseEqual(a, b any) bool {
 	switch x := a.(type) {
 	case map[string]any:

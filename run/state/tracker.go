@@ -26,6 +26,7 @@ type Tracker struct {
 	confirmed *State
 	folded    *State   // confirmed + pending messages dropped from the queue; nil if none
 	pending   [][]byte // compacted, oldest first
+	decoded   []any    // pending, decoded once (comparable form), for Confirm
 	bytes     int      // of pending
 	last      any      // decoded last confirmed message, to recognise a repeated echo
 }
@@ -68,7 +69,9 @@ func (t *Tracker) Sent(msg []byte) error {
 			return err
 		}
 	}
+	v, _ := decodeLoose(raw)
 	t.pending = append(t.pending, raw)
+	t.decoded = append(t.decoded, t.comparable(v))
 	t.bytes += len(raw)
 	return nil
 }
@@ -81,7 +84,7 @@ func (t *Tracker) fold() error {
 	if err := t.folded.Apply(m); err != nil {
 		return fmt.Errorf("fold an unconfirmed state: %w", err)
 	}
-	t.pending, t.bytes = t.pending[1:], t.bytes-len(m)
+	t.pending, t.decoded, t.bytes = t.pending[1:], t.decoded[1:], t.bytes-len(m)
 	return nil
 }
 
@@ -98,14 +101,23 @@ func (t *Tracker) Confirm(echo []byte) (bool, error) {
 		return false, fmt.Errorf("the target's state message is not valid JSON")
 	}
 	e = t.comparable(e)
-	for i, m := range t.pending {
-		v, _ := decodeLoose(m)
-		if v = t.comparable(v); looseEqual(v, e) {
-			return true, t.commit(i+1, v)
-		}
-	}
-	if t.last != nil && looseEqual(t.last, e) {
+	// A repeat of the last confirmed state first: loosely equal numbers
+	// (big integers as doubles) must not let a re-echo commit the next
+	// pending state, whose records the target may not have.
+	if t.last != nil && strictEqual(t.last, e) {
 		return false, nil
+	}
+	// The exact message first, then one a JavaScript destination could have
+	// re-serialized into this echo; the oldest of either.
+	for _, eq := range []func(a, b any) bool{strictEqual, looseEqual} {
+		for i, v := range t.decoded {
+			if eq(v, e) {
+				return true, t.commit(i+1, v)
+			}
+		}
+		if t.last != nil && eq(t.last, e) {
+			return false, nil
+		}
 	}
 	return false, fmt.Errorf("%w (%d pending)", ErrUnmatched, len(t.pending))
 }
@@ -141,7 +153,7 @@ func (t *Tracker) commit(n int, last any) error {
 	for _, m := range t.pending[:n] {
 		t.bytes -= len(m)
 	}
-	t.pending = t.pending[n:]
+	t.pending, t.decoded = t.pending[n:], t.decoded[n:]
 	if last != nil {
 		t.last = last
 	}

@@ -141,3 +141,22 @@ func TestTrackerFoldsOldMessagesAndStillCommitsThem(t *testing.T) {
 		t.Fatalf("%d streams confirmed, %d pending; want %d, 0", got, tr.Pending(), n)
 	}
 }
+
+// Review finding: a re-echo of the confirmed state must not commit the next
+// pending one when big integer cursors compare equal as doubles.
+func TestRepeatedEchoWithBigCursorsDoesNotAdvance(t *testing.T) {
+	tr := NewTracker(New(Singer))
+	for _, m := range []string{`{"c":1234567890123456700}`, `{"c":1234567890123456701}`} {
+		if err := tr.Sent([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := tr.Confirm([]byte(`{"c":1234567890123456700}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := string(tr.Confirmed().Bytes()); got != `{"c":1234567890123456700}` {
+		t.Fatalf("confirmed %s after two echoes of the first state; the second was never confirmed", got)
+	}
+}
