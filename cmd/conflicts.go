@@ -15,7 +15,7 @@ import (
 // raw the stream is passed through unread, so each would silently do nothing
 // (a --destination redshift run would deliver its 200 kB value untouched).
 var rawIgnores = []string{"destination", "strict", "flags-file", "max-field-size", "max-record-size",
-	"oversize", "rejects-dir", "keys", "state-file", "target", "max-line-size"}
+	"oversize", "rejects-dir", "keys", "target", "max-line-size"}
 
 // checkRunFlags refuses, before anything is set up, the flag combinations
 // that cannot mean what they say and the limits no run could ever have:

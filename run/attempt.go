@@ -295,15 +295,29 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	// closeTarget sends the target EOF. If its stdin has no reader left by
 	// then (it exited, or closed it), it never saw the end of its input.
 	unread := 0
+	var peer *os.File // a read end of the target's stdin, taken only once nothing more is written
 	closeTarget := func() {
 		if tgtIn != nil {
 			if gone, n := readerGone(tgtIn); gone {
 				tgtEarly, unread = true, n
+			} else if !pumpOpen {
+				// The stream is complete. To learn later whether the target
+				// read it all before exiting 0, hold a read end of the same
+				// pipe from here on (taken now, not earlier: it would keep
+				// a target that stopped reading from ever causing EPIPE).
+				if peer = peerReadEnd(tgt.c.Pid(), tgtIn); peer == nil {
+					tgtEarly = true // it went away between the two looks
+				}
 			}
-			tgtIn.Close() // also unblocks a write it stopped reading
+			tgtIn.Close() // EOF for the target; also unblocks a write it stopped reading
 			tgtIn = nil
 		}
 	}
+	defer func() {
+		if peer != nil {
+			peer.Close()
+		}
+	}()
 	tapDone, tgtExit := tap.c.Done(), (<-chan struct{})(nil)
 	if tgt != nil {
 		tgtExit = tgt.c.Done()
@@ -371,6 +385,13 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	if tgt != nil {
 		tgt.finish(o)
 		*a.target = *tgt.res
+		if peer != nil {
+			// What the target left in its stdin when it exited: a target
+			// that exits 0 without reading to the end did not commit it.
+			if n, err := unix.IoctlGetInt(int(peer.Fd()), unix.TIOCINQ); err == nil && n > 0 {
+				tgtEarly, unread = true, n
+			}
+		}
 	}
 	if a.stuck {
 		pumpErr = &OutputError{Output: "stdout", Err: errors.New("the reader stopped taking data")}
@@ -388,6 +409,35 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	}
 	a.classify(o, in, stopping, stopSig, pumpErr, tgtReadErr, unread, tgtEarly, out)
 	return a
+}
+
+// peerReadEnd opens the read end of the pipe w through the target's own
+// fd 0 (/proc/PID/fd/0 of a pipe opens that pipe), and checks it is the
+// same pipe. nil if the target no longer has it.
+func peerReadEnd(pid int, w *os.File) *os.File {
+	if pid <= 0 {
+		return nil
+	}
+	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/0", pid), os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || func() error {
+		rc, err := w.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if cerr := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &b) }); cerr != nil {
+			return cerr
+		}
+		return serr
+	}() != nil || a.Dev != b.Dev || a.Ino != b.Ino {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 // readerGone says whether a pipe's read end is closed everywhere (poll's

@@ -131,7 +131,7 @@ func forecastLearnedOnAServesB(t *testing.T, _ *pgtest.Server, _ string, a, b ma
 	}
 	var rec struct {
 		LimitBytes int64 `json:"recommended_limit_bytes"`
-		Samples    int   `json:"samples"`
+		Samples    int   `json:"runs"`
 		ColdStart  bool  `json:"cold_start"`
 		Scheduler  struct {
 			MemoryLimitBytes int64  `json:"memory_limit_bytes"`
