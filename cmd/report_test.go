@@ -264,3 +264,23 @@ func TestAirbyteKeysFromTheCommandLine(t *testing.T) {
 		}
 	}
 }
+
+// Records emitted, delivered and dropped are counted apart: a dropped
+// record is not one the destination got.
+func TestReportCountsDeliveredAndDroppedApart(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	rep := filepath.Join(root, "r.json")
+	_, stderr, code := runSB(t, root, "", "run", "--memory", "64MiB", "--destination", "redshift", "--oversize", "drop", "--report", rep, "--",
+		testenv.Connector(t, "tap-demo"), "--records", "1000")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	r := readReport(t, rep)
+	if r.Records.Dropped != 1 || r.Records.Delivered != r.Records.Total-1 || r.Records.Total != 3000 {
+		t.Errorf("records total %d delivered %d dropped %d; want 3000, 2999, 1", r.Records.Total, r.Records.Delivered, r.Records.Dropped)
+	}
+	if !strings.Contains(stderr, "1 dropped") {
+		t.Errorf("summary does not say what was dropped:\n%s", stderr)
+	}
+}

@@ -62,10 +62,11 @@ type attemptResult struct {
 	queued   time.Duration
 	stats    stream.Stats
 
-	target    *sideResult  // nil without a pipeline
-	targetOut targetOutput // what the target printed
-	failedIn  string       // "connector" or "target": whose failure the outcome is
-	stuck     bool         // the output stopped taking data and was abandoned
+	target    *sideResult         // nil without a pipeline
+	targetOut targetOutput        // what the target printed
+	failedIn  string              // "connector" or "target": whose failure the outcome is
+	stuck     bool                // the output stopped taking data and was abandoned
+	streams   []report.StreamSpan // which stream was being read when, for the OOM diagnosis
 }
 
 func (a *attemptResult) setup(err error) *attemptResult {
@@ -252,6 +253,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	sc := stream.New(cfg)
 	pumpDone := make(chan error, 1)
 	go func() { pumpDone <- sc.Run(dst, tap.c.Stdout) }()
+	spans := trackStreams(sc, tap.res.started)
 
 	if prog != nil {
 		prog.start(func() progressFigures {
@@ -382,6 +384,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	tap.finish(o)
 	a.sideResult = *tap.res
 	a.stats = sc.Snapshot()
+	a.streams = spans()
 	if tgt != nil {
 		tgt.finish(o)
 		*a.target = *tgt.res
@@ -438,6 +441,32 @@ func peerReadEnd(pid int, w *os.File) *os.File {
 		return nil
 	}
 	return f
+}
+
+// trackStreams notes, every 50 ms, which stream the scanner is reading, so
+// an OOM diagnosis can name the stream in flight while memory grew. The
+// returned func stops it and gives the spans (a change each, bounded).
+func trackStreams(sc *stream.Scanner, start time.Time) func() []report.StreamSpan {
+	const maxSpans = 1000
+	done, out := make(chan struct{}), make(chan []report.StreamSpan, 1)
+	go func() {
+		var spans []report.StreamSpan
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				out <- spans
+				return
+			case <-t.C:
+				cur := sc.Snapshot().CurrentStream
+				if cur != "" && (len(spans) == 0 || spans[len(spans)-1].Stream != cur) && len(spans) < maxSpans {
+					spans = append(spans, report.StreamSpan{Seconds: time.Since(start).Seconds(), Stream: cur})
+				}
+			}
+		}
+	}()
+	return func() []report.StreamSpan { close(done); return <-out }
 }
 
 // readerGone says whether a pipe's read end is closed everywhere (poll's

@@ -396,7 +396,7 @@ func (r *Result) fromAttempt(a *attemptResult, o *Options) {
 		rep.OOM = report.Diagnose(report.DiagnoseInput{
 			LimitBytes: rep.Memory.LimitBytes, PeakBytes: rep.Memory.PeakBytes, Timeline: rep.Memory.Timeline,
 			Stream: st.CurrentStream, RecordsSinceState: st.RecordsSinceState, BytesSinceState: st.BytesSinceState,
-			InFlight: inflight,
+			InFlight: inflight, Streams: a.streams,
 		})
 	}
 }
@@ -427,15 +427,16 @@ func targetReport(t *Target, a *attemptResult) *report.Target {
 
 // tally adds up what every attempt delivered downstream.
 type tally struct {
-	total, bytes, invalid, flagged int64
-	byStream                       map[string]report.StreamCount
-	largest                        stream.FlaggedValue
+	total, dropped, bytes, invalid, flagged int64
+	byStream                                map[string]report.StreamCount
+	largest                                 stream.FlaggedValue
 }
 
 func newTally() *tally { return &tally{byStream: map[string]report.StreamCount{}} }
 
 func (t *tally) add(s stream.Stats) {
 	t.total += s.Records
+	t.dropped += s.Dropped
 	t.bytes += s.Bytes
 	t.invalid += s.InvalidLines
 	t.flagged += s.Flagged
@@ -452,6 +453,7 @@ func (t *tally) add(s stream.Stats) {
 
 func (t *tally) fill(r *report.Records) {
 	r.Total, r.Bytes, r.InvalidLines = t.total, t.bytes, t.invalid
+	r.Dropped, r.Delivered = t.dropped, t.total-t.dropped
 	r.ByStream = t.byStream
 	r.Flagged.Count = t.flagged
 	if t.largest.Size > 0 {

@@ -43,7 +43,8 @@ type OOM struct {
 	// Container is "target" when a pipeline's target was killed; empty
 	// for the connector (the tap).
 	Container             string    `json:"container,omitempty"`
-	Stream                string    `json:"stream,omitempty"` // empty: before the first record
+	Stream                string    `json:"stream,omitempty"`      // in flight while memory grew; empty: before the first record
+	LastStream            string    `json:"last_stream,omitempty"` // the last stream read, when it is another one
 	RecordsSinceState     int64     `json:"records_since_state"`
 	BytesSinceState       int64     `json:"bytes_since_state"`
 	LargestInFlight       *InFlight `json:"largest_in_flight,omitempty"`
@@ -58,6 +59,10 @@ type DiagnoseInput struct {
 	PeakBytes  int64 // highest usage seen (kernel high-water mark or sampled)
 	Timeline   []cgstats.Point
 	Stream     string // the stream being read when the connector died
+	// Streams says which stream was being read when, as the run went:
+	// the diagnosis names the one in flight while memory grew, which is
+	// not always the last one read.
+	Streams []StreamSpan
 	// Records and bytes emitted since the last STATE message: the work a
 	// retry will redo, and what the connector may be holding in memory.
 	RecordsSinceState int64
@@ -68,6 +73,37 @@ type DiagnoseInput struct {
 	Target bool
 }
 
+// StreamSpan: from Seconds into the run on, Stream was being read.
+type StreamSpan struct {
+	Seconds float64
+	Stream  string
+}
+
+// growthStream is the stream being read at the steepest rise of the
+// timeline (where the memory went), or "" when that cannot be told.
+func growthStream(tl []cgstats.Point, spans []StreamSpan) string {
+	if len(tl) < 2 || len(spans) == 0 {
+		return ""
+	}
+	best, at := int64(0), -1.0
+	for i := 1; i < len(tl); i++ {
+		if d := tl[i].Bytes - tl[i-1].Bytes; d > best {
+			best, at = d, tl[i].Seconds
+		}
+	}
+	if at < 0 {
+		return ""
+	}
+	name := ""
+	for _, sp := range spans {
+		if sp.Seconds > at {
+			break
+		}
+		name = sp.Stream
+	}
+	return name
+}
+
 // Diagnose explains an OOM kill and recommends a limit. It is pure: the
 // same input always gives the same diagnosis.
 func Diagnose(in DiagnoseInput) *OOM {
@@ -76,6 +112,7 @@ func Diagnose(in DiagnoseInput) *OOM {
 	rec := limits.OOMBump(max(in.PeakBytes, in.LimitBytes))
 	o := &OOM{
 		Stream:                in.Stream,
+		LastStream:            in.Stream,
 		RecordsSinceState:     in.RecordsSinceState,
 		BytesSinceState:       in.BytesSinceState,
 		Growth:                classifyGrowth(in.Timeline),
@@ -84,6 +121,12 @@ func Diagnose(in DiagnoseInput) *OOM {
 	if in.InFlight != nil {
 		v := *in.InFlight
 		o.LargestInFlight = &v
+	}
+	if g := growthStream(in.Timeline, in.Streams); g != "" && in.InFlight == nil {
+		o.Stream = g // where the memory went, not merely the last stream read
+	}
+	if o.LastStream == o.Stream {
+		o.LastStream = ""
 	}
 	o.Explanation = explain(in, o)
 	return o
@@ -151,8 +194,10 @@ func explain(in DiagnoseInput, o *OOM) string {
 		fmt.Fprintf(&b, " while streaming a %s value at %q in stream %q", readableSize(o.LargestInFlight.Bytes), o.LargestInFlight.FieldPath, in.Stream)
 	case o.LargestInFlight != nil:
 		fmt.Fprintf(&b, " while streaming a %s value at %q", readableSize(o.LargestInFlight.Bytes), o.LargestInFlight.FieldPath)
-	case in.Stream != "":
-		fmt.Fprintf(&b, " while reading stream %q", in.Stream)
+	case o.Stream != "" && o.LastStream != "":
+		fmt.Fprintf(&b, " after memory grew while stream %q was being read (the last record read was from %q)", o.Stream, o.LastStream)
+	case o.Stream != "":
+		fmt.Fprintf(&b, " while reading stream %q", o.Stream)
 	default:
 		b.WriteString(" before it emitted any record")
 	}

@@ -158,3 +158,23 @@ func TestFlagSize(t *testing.T) {
 		}
 	}
 }
+
+// The issue's case: memory grew while one stream's records were in flight,
+// and the connector died a little later reading another. The diagnosis
+// names the stream where the memory went, and the last one read beside it.
+func TestDiagnosisNamesTheStreamInFlightWhileMemoryGrew(t *testing.T) {
+	tl := []cgstats.Point{{Seconds: 0, Bytes: 10 << 20}, {Seconds: 1, Bytes: 12 << 20}, {Seconds: 2, Bytes: 120 << 20},
+		{Seconds: 3, Bytes: 124 << 20}, {Seconds: 4, Bytes: 128 << 20}}
+	o := Diagnose(DiagnoseInput{LimitBytes: 128 << 20, PeakBytes: 128 << 20, Timeline: tl, Stream: "events",
+		Streams: []StreamSpan{{0, "users"}, {1.5, "orders"}, {3.5, "events"}}})
+	if o.Stream != "orders" || o.LastStream != "events" {
+		t.Fatalf("stream %q, last %q; want orders (in flight during the climb) and events", o.Stream, o.LastStream)
+	}
+	if !strings.Contains(o.Explanation, `"orders"`) || !strings.Contains(o.Explanation, `"events"`) {
+		t.Errorf("explanation %q", o.Explanation)
+	}
+	// With no spans the last stream read is all there is.
+	if o := Diagnose(DiagnoseInput{LimitBytes: 128 << 20, Timeline: tl, Stream: "events"}); o.Stream != "events" || o.LastStream != "" {
+		t.Errorf("without spans: %q %q", o.Stream, o.LastStream)
+	}
+}

@@ -109,7 +109,13 @@ type Pids struct {
 
 // Records counts what the connector emitted.
 type Records struct {
+	// Total counts RECORD messages the connector emitted (every attempt);
+	// Delivered the ones written downstream, Dropped the ones the size
+	// policy left out (each with lineage in the flags file). Flagged
+	// counts values changed in records that were delivered.
 	Total        int64                  `json:"total"`
+	Delivered    int64                  `json:"delivered"`
+	Dropped      int64                  `json:"dropped"`
 	Bytes        int64                  `json:"bytes"`
 	ByStream     map[string]StreamCount `json:"by_stream"`
 	InvalidLines int64                  `json:"invalid_lines"`

@@ -99,7 +99,7 @@ func TestReportJSONFieldNames(t *testing.T) {
 	check("memory.at_end", mem["at_end"], "rss", "cache", "kernel", "swap")
 	check("pids", m["pids"], "limit", "peak")
 	rec := m["records"].(map[string]any)
-	check("records", rec, "total", "bytes", "by_stream", "invalid_lines", "flagged")
+	check("records", rec, "total", "delivered", "dropped", "bytes", "by_stream", "invalid_lines", "flagged")
 	check("records.by_stream.orders", rec["by_stream"].(map[string]any)["orders"], "records", "bytes")
 	fl := rec["flagged"].(map[string]any)
 	check("records.flagged", fl, "count", "largest")

@@ -124,6 +124,9 @@ func (r *Report) recordsPhrase() string {
 	rc := r.Records
 	// IEC like the memory figures on the same line: one unit system a line.
 	s := fmt.Sprintf("%s (%s) in %s", plural(rc.Total, "record"), limits.FormatSize(max(rc.Bytes, 0)), plural(int64(len(rc.ByStream)), "stream"))
+	if rc.Dropped > 0 {
+		s += ", " + humanize.Comma(rc.Dropped) + " dropped"
+	}
 	if rc.Flagged.Count > 0 {
 		s += ", " + plural(rc.Flagged.Count, "value") + " flagged"
 	}
