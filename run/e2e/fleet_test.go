@@ -301,6 +301,11 @@ func sigkilledHolderFreesTheLockAtOnce(t *testing.T, _ *pgtest.Server, _ string,
 		t.Fatalf("after the holder was SIGKILLed: exit %d; %s", r.code, r.stderr)
 	}
 	t.Logf("the next run on another machine started and finished %s after the SIGKILL", time.Since(t0).Round(time.Millisecond))
+	// A's dead runner left its container's cgroups behind, as a SIGKILL
+	// does; the next run on A would remove them, here cleanup does.
+	if r := a.run(t, "cleanup"); r.code != 0 {
+		t.Errorf("cleanup on A: exit %d; %s", r.code, r.stderr)
+	}
 }
 
 // tickScript sends a record and a STATE every 50ms, n = 1..200.
