@@ -243,6 +243,9 @@ func (p *memoryPlan) admitter(c *cli.Context, o *run.Options) func(ctx context.C
 				// Not a shortage: the ledger itself failed (I/O in SYNCBOX_HOME).
 				return nil, time.Since(t0), &run.SetupError{Err: fmt.Errorf("machine memory budget in %s: %w", p.home, err)}
 			}
+			if errors.Is(err, budget.ErrTooLarge) || errors.Is(err, budget.ErrTimeout) || errors.Is(err, budget.ErrBusy) {
+				err = fmt.Errorf("%w (the budget is --host-memory-budget; waiting is --queue-timeout or --no-wait)", err)
+			}
 			return nil, time.Since(t0), err
 		}
 		return func() { _ = r.Release() }, r.Queued(), nil

@@ -195,6 +195,16 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	if o.Target, err = targetOptions(c, o); err != nil {
 		return nil, cleanup, err
 	}
+	// A command the container could not run is refused now, with the flag
+	// that fixes it (exit 127 or 126, as a shell says).
+	if err := checkCommand("--bind", o.Command, o.Binds); err != nil {
+		return nil, cleanup, err
+	}
+	if o.Target != nil {
+		if err := checkCommand("--target-bind", o.Target.Command, o.Target.Binds); err != nil {
+			return nil, cleanup, err
+		}
+	}
 	o.StateFile, o.ConfigFile = absPath(c.String("state-file")), absPath(c.String("config"))
 	o.CatalogFile = absPath(c.String("catalog"))
 	for flag, path := range map[string]string{"--config": o.ConfigFile, "--catalog": o.CatalogFile} {
@@ -285,6 +295,25 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	return plan, cleanup, nil
 }
 
+// checkCommand turns a command the container cannot run into its exit
+// code, saying which bind flag makes it visible.
+func checkCommand(bindFlag string, args []string, binds []container.Bind) error {
+	_, err := container.Inspect(args, binds)
+	var ce *container.CommandError
+	if !errors.As(err, &ce) {
+		return nil // anything else is the container's to report
+	}
+	code := report.ExitCommandNotFound
+	if !ce.NotFound {
+		code = report.ExitNotExecutable
+	}
+	msg := ce.Msg
+	if ce.Bind != "" {
+		msg += "; add " + bindFlag + " " + ce.Bind
+	}
+	return &exitError{code: code, msg: msg}
+}
+
 // checkStdout refuses a closed stdout. Go's runtime reopens a closed fd 1
 // on /dev/null read-write before main (a shell's >/dev/null is write-only),
 // so a run started with >&- would deliver every record to nowhere and still
@@ -318,8 +347,10 @@ func writeFailureReport(c *cli.Context, o *run.Options, err error) {
 		code = ee.code
 	}
 	outcome := report.SetupFailed
-	if code == report.ExitUsage {
-		outcome = report.UsageError
+	for _, e := range report.ExitCodes() {
+		if e.Code == code && e.Outcome != "" {
+			outcome = e.Outcome
+		}
 	}
 	r := report.New(o.RunID, o.Name, o.Tenant, c.Args().Slice())
 	r.StartedAt = time.Now().UTC()

@@ -144,7 +144,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 			return a
 		case err != nil && in.admitTimeout.Err() != nil && ctx.Err() == nil:
 			a.outcome, a.exitCode = report.TimedOut, report.ExitTimeout
-			a.err = fmt.Errorf("--timeout reached while waiting for the memory budget: %w", err)
+			a.err = fmt.Errorf("the time limit was reached while waiting for the memory budget: %w", err)
 			return a
 		case err != nil:
 			var se *SetupError
@@ -514,9 +514,9 @@ func (a *attemptResult) classify(o *Options, in attemptInput, stopping report.Ou
 		a.outcome, a.exitCode = report.Interrupted, report.InterruptedExitCode(int(stopSig))
 	case stopping == report.TimedOut:
 		a.outcome, a.exitCode = report.TimedOut, report.ExitTimeout
-		a.err = fmt.Errorf("--timeout reached; the connector was stopped")
+		a.err = fmt.Errorf("the time limit was reached; the connector was stopped")
 		if a.stuck {
-			a.err = fmt.Errorf("--timeout reached; the output stopped taking data and the connector was stopped")
+			a.err = fmt.Errorf("the time limit was reached; the output stopped taking data and the connector was stopped")
 		}
 	case errors.As(pumpErr, &perr):
 		a.outcome, a.exitCode, a.err = report.PolicyStopped, report.ExitPolicyStop, pumpErr

@@ -208,7 +208,7 @@ func (l *Ledger) Acquire(ctx context.Context, req Request, opt AcquireOptions) (
 		return nil, fmt.Errorf("acquire host memory for run %s: memory limit must be positive, got %d bytes", req.RunID, req.Bytes)
 	}
 	if req.Bytes > l.total {
-		return nil, fmt.Errorf("run %s: memory limit %s is larger than the whole host memory budget %s; lower the limit or raise --host-memory-budget: %w",
+		return nil, fmt.Errorf("run %s: memory limit %s is larger than the whole host memory budget %s; lower the limit or raise the budget: %w",
 			req.RunID, limits.FormatSize(req.Bytes), limits.FormatSize(l.total), ErrTooLarge)
 	}
 	if l.tenantBudget > 0 && req.Bytes > l.tenantBudget {

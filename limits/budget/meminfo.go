@@ -40,7 +40,7 @@ func DefaultBudget() (int64, error) {
 func budgetFor(memTotal int64) (int64, error) {
 	reserve := max(MinReserve, int64(float64(memTotal)*ReserveFraction))
 	if memTotal <= reserve {
-		return 0, fmt.Errorf("default host memory budget: the machine has %s, not more than the %s reserve; set --host-memory-budget",
+		return 0, fmt.Errorf("default host memory budget: the machine has %s, not more than the %s reserve; set the budget explicitly",
 			limits.FormatSize(memTotal), limits.FormatSize(reserve))
 	}
 	return memTotal - reserve, nil

@@ -13,11 +13,17 @@ import (
 // (exit 127, as shells and docker say) or not executable (126). It is
 // raised before the container starts, so nothing runs and nothing is left.
 type CommandError struct {
-	NotFound bool // false: found but not executable
-	Msg      string
+	NotFound bool   // false: found but not executable
+	Msg      string // what is wrong, naming no flag (cmd adds how to fix it)
+	Bind     string // a host path that, bound in, would make it visible; "" if none
 }
 
-func (e *CommandError) Error() string { return e.Msg }
+func (e *CommandError) Error() string {
+	if e.Bind != "" {
+		return e.Msg + ": bind " + e.Bind + " into the container"
+	}
+	return e.Msg
+}
 
 // Program is what a command line actually runs, as the container will see it.
 type Program struct {
@@ -144,11 +150,11 @@ func (in *inspector) need(p string) {
 		return
 	}
 	if real != filepath.Clean(p) {
-		in.err = &CommandError{NotFound: true, Msg: fmt.Sprintf("%s goes through a symlink (to %s), which the container does not have: use the real path or --bind %s", p, real, p)}
+		in.err = &CommandError{NotFound: true, Bind: p, Msg: fmt.Sprintf("%s goes through a symlink (to %s), which the container does not have: use the real path", p, real)}
 		return
 	}
 	if tooBroad(p) {
-		in.err = &CommandError{NotFound: true, Msg: fmt.Sprintf("%s is outside the container and too broad to show it automatically: --bind the directory the program needs", p)}
+		in.err = &CommandError{NotFound: true, Msg: fmt.Sprintf("%s is outside the container and too broad to show it automatically: bind in the directory the program needs", p)}
 		return
 	}
 	in.auto = append(in.auto, p)
@@ -249,10 +255,10 @@ func (in *inspector) interpreter(script, interp, arg string) (string, error) {
 	if !in.visible(interp) && !in.venv(interp) {
 		// Not a virtualenv: we do not guess which prefix an arbitrary
 		// interpreter needs (its libraries, its own config), the user says.
-		return "", &CommandError{NotFound: true, Msg: fmt.Sprintf("%s: #! interpreter %s is outside the container (which sees /usr, a minimal /etc and your binds): add --bind %s", script, interp, prefixOf(interp))}
+		return "", &CommandError{NotFound: true, Bind: prefixOf(interp), Msg: fmt.Sprintf("%s: #! interpreter %s is outside the container (which sees /usr, a minimal /etc and your binds)", script, interp)}
 	}
 	if real, err := filepath.EvalSymlinks(interp); err == nil && !in.visible(real) {
-		return "", &CommandError{NotFound: true, Msg: fmt.Sprintf("%s: #! interpreter %s is %s, outside the container: add --bind %s", script, interp, real, prefixOf(real))}
+		return "", &CommandError{NotFound: true, Bind: prefixOf(real), Msg: fmt.Sprintf("%s: #! interpreter %s is %s, outside the container", script, interp, real)}
 	}
 	return kind, nil
 }

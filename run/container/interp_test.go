@@ -82,8 +82,8 @@ func TestForeignInterpreterIsRefusedWithTheBindToAdd(t *testing.T) {
 
 	_, err := Start(Paths{Root: t.TempDir()}, Spec{ID: "foreign", Args: []string{script}}, IO{})
 	var ce *CommandError
-	if !errors.As(err, &ce) || !ce.NotFound || !strings.Contains(err.Error(), "--bind "+prefix) {
-		t.Fatalf("want a not-found error naming --bind %s, got %v", prefix, err)
+	if !errors.As(err, &ce) || !ce.NotFound || ce.Bind != prefix {
+		t.Fatalf("want a not-found error naming %s to bind, got %v (bind %q)", prefix, err, ce.Bind)
 	}
 	r := runIn(t, t.TempDir(), Spec{Args: []string{script}, Binds: []Bind{{Source: prefix, Destination: prefix}}})
 	if r.exit.Code != 0 || !strings.Contains(r.stdout, "interpreted "+script) {
