@@ -252,7 +252,14 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 	}
 	sc := stream.New(cfg)
 	pumpDone := make(chan error, 1)
-	go func() { pumpDone <- sc.Run(dst, tap.c.Stdout) }()
+	sink := io.Writer(dst)
+	if cfg.Protocol == stream.Raw && !pipeline {
+		// Unwrapped, so the copy splices pipe to pipe in the kernel; raw
+		// mode has no STATE to guard, and its write errors come back as
+		// *stream.OutputError (sideOutputFailed).
+		sink = o.Stdout
+	}
+	go func() { pumpDone <- sc.Run(sink, tap.c.Stdout) }()
 	spans := trackStreams(sc, tap.res.started)
 
 	if prog != nil {
@@ -575,6 +582,8 @@ func sideOutputFailed(err error, o *Options) error {
 		return nil
 	}
 	switch se.Output {
+	case "output":
+		return &OutputError{Output: "stdout", Err: se}
 	case "flags":
 		return &OutputError{Output: "the flags file", Err: se}
 	case "rejects":
