@@ -583,6 +583,9 @@ func sideOutputFailed(err error, o *Options) error {
 	}
 	switch se.Output {
 	case "output":
+		if o.Target != nil {
+			return nil // the target's stdin: the target's failure, told apart above
+		}
 		return &OutputError{Output: "stdout", Err: se}
 	case "flags":
 		return &OutputError{Output: "the flags file", Err: se}
