@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syncbox/run/hostfs"
 	"syscall"
 
 	// Without the device manager libcontainer refuses the device rules
@@ -330,9 +331,12 @@ func (c *Container) claimRunDir() error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if held, err := hostfs.TryLock(f); held || err != nil {
 		f.Close()
 		os.RemoveAll(tmp)
+		if err == nil {
+			err = errors.New("held by another runner")
+		}
 		return fmt.Errorf("lock run dir: %w", err)
 	}
 	fmt.Fprintf(f, "pid %d\n", os.Getpid())
