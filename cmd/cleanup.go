@@ -15,7 +15,7 @@ func cleanupCommand() *cli.Command {
 		Description: "Live runs are never touched: each holds a lock on its run directory.\n" +
 			"Every `syncbox run` does the same at start, so this is for hosts that stopped running syncbox.",
 		Action: func(c *cli.Context) error {
-			gone, err := container.Cleanup(container.Paths{})
+			gone, err := container.Cleanup(runPaths())
 			for _, l := range gone {
 				fmt.Fprintf(c.App.Writer, "removed %s of run %s\n", l.What, l.RunID)
 			}

@@ -13,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"syncbox/run"
-	"syncbox/run/container"
 	"syncbox/run/report"
 )
 
@@ -107,7 +106,7 @@ func hostChecks() []check {
 	cs = append(cs, check{name: "own cgroup", ok: true,
 		info: "containers nest under: " + strings.Join(strings.Fields(strings.ReplaceAll(string(own), "\n", " ")), " ")})
 
-	root := container.DefaultRoot()
+	root := runPaths().Dir()
 	err := os.MkdirAll(root, 0o700)
 	if err == nil {
 		var f *os.File
@@ -147,7 +146,7 @@ func controllerAvailable(ctl string) bool {
 func trialCheck() check {
 	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	defer devnull.Close()
-	res := run.Run(context.Background(), run.Options{Command: []string{"/bin/true"}, MemoryBytes: 64 << 20,
+	res := run.Run(context.Background(), run.Options{Command: []string{"/bin/true"}, MemoryBytes: 64 << 20, Paths: runPaths(),
 		Stdout: io.Discard, Stderr: devnull, Stdin: devnull, Quiet: true})
 	ok := res.ExitCode == 0
 	info := fmt.Sprintf("started and removed a container in %.0f ms", res.Report.DurationSeconds*1000)

@@ -118,7 +118,7 @@ type memoryPlan struct {
 // machine budget, and installs them in o. hist is the run history auto
 // learns from and runs are recorded in.
 func planMemory(c *cli.Context, o *run.Options, hist history.Backend) (*memoryPlan, error) {
-	p := &memoryPlan{home: history.Home(), params: forecast.DefaultParams(), hist: hist}
+	p := &memoryPlan{home: homeDir(), params: forecast.DefaultParams(), hist: hist}
 	var err error
 	if v := c.String("memory-min"); v != "" {
 		if p.params.Min, err = sizeFlag(c, "memory-min"); err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"syncbox/limits"
 	"syncbox/limits/budget"
-	"syncbox/limits/history"
 	"syncbox/run/container"
 )
 
@@ -65,7 +64,7 @@ func psAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	l, err := budget.Open(history.Home(), total, 0)
+	l, err := budget.Open(homeDir(), total, 0)
 	if err != nil {
 		return exitCode1(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"syncbox/limits"
-	"syncbox/limits/history"
 	"syncbox/limits/profiles"
 	"syncbox/run"
 	"syncbox/run/container"
@@ -140,6 +139,7 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	o.Pids, o.CPUs = c.Int64("pids"), c.Float64("cpus")
 	o.Timeout, o.StopTimeout = c.Duration("timeout"), c.Duration("stop-timeout")
 	o.Stdout, o.Stderr = os.Stdout, os.Stderr
+	o.Paths = runPaths()
 	if c.Bool("stdin") {
 		if c.String("target") != "" {
 			return nil, cleanup, usageError("--stdin with --target: a pipeline's tap reads no stdin (the target's comes from the tap)")
@@ -259,7 +259,7 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	cleanups = append(cleanups, sh.close)
 	// One run per connector and tenant: taken before anything touches
 	// state, released after the last write (report, history).
-	lock, err := acquireRunLock(c, o, history.Home(), sh.lockBackend())
+	lock, err := acquireRunLock(c, o, homeDir(), sh.lockBackend())
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -267,20 +267,20 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 	if err := sh.useCheckpoint(o); err != nil {
 		return nil, cleanup, err
 	}
-	tc, err := applyTenant(c, o, history.Home())
+	tc, err := applyTenant(c, o, homeDir())
 	cleanups = append(cleanups, tc)
 	if err != nil {
 		return nil, cleanup, err
 	}
 	if o.Target != nil {
-		wc, err := targetWorkdir(history.Home(), o, c.Bool("keep-workdir"))
+		wc, err := targetWorkdir(homeDir(), o, c.Bool("keep-workdir"))
 		cleanups = append(cleanups, wc)
 		if err != nil {
 			return nil, cleanup, err
 		}
 	}
 
-	if plan, err = planMemory(c, o, sh.history(history.Home())); err != nil {
+	if plan, err = planMemory(c, o, sh.history(homeDir())); err != nil {
 		return nil, cleanup, err
 	}
 	plan.lock = lock

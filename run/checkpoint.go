@@ -71,8 +71,11 @@ func newCheckpoint(path string, store StateStore, proto stream.Protocol) (*check
 		if err != nil {
 			return ck, fmt.Errorf("state file %s: lock: %w", path, err)
 		}
-		if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if held, err := hostfs.TryLock(lk); held || err != nil {
 			lk.Close()
+			if err != nil {
+				return ck, fmt.Errorf("state file %s: lock: %w", path, err)
+			}
 			return ck, &StateInUseError{Path: path}
 		}
 		ck.lock = lk

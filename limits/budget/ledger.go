@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"syncbox/run/hostfs"
 )
 
 const (
@@ -421,21 +423,5 @@ func removeLock(p string) error {
 	return nil
 }
 
-func flock(f *os.File, how int) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			ferr = unix.Flock(int(fd), how)
-			if !errors.Is(ferr, unix.EINTR) {
-				return
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	return ferr
-}
+// flock is the one flock helper's (see hostfs.Flock).
+func flock(f *os.File, how int) error { return hostfs.Flock(f, how) }

@@ -30,7 +30,8 @@ import (
 const (
 	// FileName is the store's file inside the syncbox home directory.
 	FileName = "history.db"
-	// DefaultHome is used when $SYNCBOX_HOME is not set.
+	// DefaultHome is syncbox's home when the caller (cmd, from
+	// $SYNCBOX_HOME) names none; this package reads no environment.
 	DefaultHome = "/var/lib/syncbox"
 	// DefaultKeep is how many entries each connector and tenant keeps: a
 	// year of daily runs, six weeks of hourly ones, far past the point where
@@ -43,14 +44,6 @@ const (
 // runsBucket holds one bucket per connector name, each holding one bucket
 // per tenant whose keys are time-ordered.
 var runsBucket = []byte("runs")
-
-// Home returns $SYNCBOX_HOME, or DefaultHome when it is unset.
-func Home() string {
-	if h := os.Getenv("SYNCBOX_HOME"); h != "" {
-		return h
-	}
-	return DefaultHome
-}
 
 // Entry is one attempt of one connector run. A run that was OOM-killed and
 // retried appends one entry per attempt, with the same RunID.

@@ -83,12 +83,12 @@ func tryLock(runDir string) (lock *os.File, alive bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("open run lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if held, err := hostfs.TryLock(f); held || err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, true, nil
+		if err != nil {
+			return nil, false, fmt.Errorf("lock %s: %w", runDir, err)
 		}
-		return nil, false, fmt.Errorf("lock %s: %w", runDir, err)
+		return nil, true, nil
 	}
 	return f, false, nil
 }

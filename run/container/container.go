@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syncbox/run/hostfs"
 	"syscall"
 
 	// Without the device manager libcontainer refuses the device rules
@@ -26,22 +27,22 @@ const stdoutPipeSize = 1 << 20
 
 // Paths says where a runner keeps its per-run state on the host.
 type Paths struct {
-	Root string // default DefaultRoot()
+	Root string // "" means DefaultRoot
 }
 
-// DefaultRoot is $SYNCBOX_RUN_DIR or /run/syncbox: a tmpfs on most hosts,
-// so a reboot leaves nothing behind. It must not contain the syncbox binary
-// (libcontainer's self-exe sealing fails on overlapping paths).
-func DefaultRoot() string {
-	if r := os.Getenv("SYNCBOX_RUN_DIR"); r != "" {
-		return r
-	}
-	return "/run/syncbox"
-}
+// DefaultRoot is where runs keep their state when the caller names no
+// root: a tmpfs on most hosts, so a reboot leaves nothing behind. It must
+// not contain the syncbox binary (libcontainer's self-exe sealing fails on
+// overlapping paths). The package reads no environment: cmd resolves
+// SYNCBOX_RUN_DIR.
+const DefaultRoot = "/run/syncbox"
+
+// Dir is the root the paths use.
+func (p Paths) Dir() string { return p.root() }
 
 func (p Paths) root() string {
 	if p.Root == "" {
-		return DefaultRoot()
+		return DefaultRoot
 	}
 	return p.Root
 }
@@ -330,9 +331,12 @@ func (c *Container) claimRunDir() error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if held, err := hostfs.TryLock(f); held || err != nil {
 		f.Close()
 		os.RemoveAll(tmp)
+		if err == nil {
+			err = errors.New("held by another runner")
+		}
 		return fmt.Errorf("lock run dir: %w", err)
 	}
 	fmt.Fprintf(f, "pid %d\n", os.Getpid())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syncbox/run/hostfs"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,9 +33,9 @@ func (b Local) TryLock(_ context.Context, k Key, h Holder) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if held, err := hostfs.TryLock(f); held || err != nil {
 		defer f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if err == nil {
 			return nil, &HeldError{Key: k, Holder: readHolder(f)}
 		}
 		return nil, fmt.Errorf("run lock %s: %w", f.Name(), err)
