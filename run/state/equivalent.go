@@ -33,37 +33,28 @@ func decodeLoose(b []byte) (any, bool) {
 	return v, true
 }
 
-// strictEqual is looseEqual with numbers compared as written.
+// strictEqual compares decoded JSON values with numbers as written.
 func strictEqual(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !strictEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !strictEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b // json.Number as text, string, bool, nil
+	return jsonEqual(a, b, func(x, y json.Number) bool { return x == y })
 }
 
-func looseEqual(a, b any) bool {
+// looseEqual compares them as a destination that re-serialized a number
+// through an IEEE double would have it.
+func looseEqual(a, b any) bool { return jsonEqual(a, b, looseNumber) }
+
+func looseNumber(x, y json.Number) bool {
+	if x == y {
+		return true
+	}
+	fx, ex := strconv.ParseFloat(string(x), 64)
+	fy, ey := strconv.ParseFloat(string(y), 64)
+	// Out of range parses as ±Inf with an error; JavaScript reads it so too.
+	return (ex == nil || math.IsInf(fx, 0)) && (ey == nil || math.IsInf(fy, 0)) && fx == fy
+}
+
+// jsonEqual compares decoded JSON values (member order ignored), numbers
+// by num.
+func jsonEqual(a, b any, num func(x, y json.Number) bool) bool {
 	switch x := a.(type) {
 	case map[string]any:
 		y, ok := b.(map[string]any)
@@ -72,7 +63,7 @@ func looseEqual(a, b any) bool {
 		}
 		for k, v := range x {
 			w, ok := y[k]
-			if !ok || !looseEqual(v, w) {
+			if !ok || !jsonEqual(v, w, num) {
 				return false
 			}
 		}
@@ -83,23 +74,14 @@ func looseEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !looseEqual(x[i], y[i]) {
+			if !jsonEqual(x[i], y[i], num) {
 				return false
 			}
 		}
 		return true
 	case json.Number:
 		y, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		if x == y {
-			return true
-		}
-		fx, ex := strconv.ParseFloat(string(x), 64)
-		fy, ey := strconv.ParseFloat(string(y), 64)
-		// Out of range parses as ±Inf with an error; JavaScript reads it so too.
-		return (ex == nil || math.IsInf(fx, 0)) && (ey == nil || math.IsInf(fy, 0)) && fx == fy
+		return ok && num(x, y)
 	}
 	return a == b // string, bool, nil
 }
