@@ -466,7 +466,7 @@ func trackStreams(sc *stream.Scanner, start time.Time) func() []report.StreamSpa
 				out <- spans
 				return
 			case <-t.C:
-				cur := sc.Snapshot().CurrentStream
+				cur := sc.CurrentStream()
 				if cur != "" && (len(spans) == 0 || spans[len(spans)-1].Stream != cur) && len(spans) < maxSpans {
 					spans = append(spans, report.StreamSpan{Seconds: time.Since(start).Seconds(), Stream: cur})
 				}

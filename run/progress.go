@@ -31,11 +31,6 @@ type progress struct {
 	shown   bool // the status line is on screen, the cursor at its end
 	midLine bool // other output left the cursor mid-line: no redraw until its newline
 
-	// The connector's stderr is a pipe copied through Write while a
-	// progress line may be showing.
-	stderrW *os.File
-	copied  chan struct{}
-
 	running bool // start was called
 	done    chan struct{}
 	stopped chan struct{}
@@ -50,8 +45,9 @@ type progressFigures struct {
 	columns int
 }
 
-// newProgress prepares a status line on tty. Call ConnectorStderr before the
-// container starts, if its stderr should pass through here, then start.
+// newProgress prepares a status line on tty. The containers' stderr is
+// written through it (it is an io.Writer), so nothing is glued onto the
+// line; then start.
 func newProgress(tty *os.File) *progress {
 	return &progress{
 		tty: tty,
@@ -63,41 +59,6 @@ func newProgress(tty *os.File) *progress {
 		},
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
-	}
-}
-
-// ConnectorStderr returns a pipe for the connector's stderr whose contents
-// are copied to the terminal through Write. The caller hands it to the
-// container and calls closeStderrCopy once the container has started (the
-// connector then holds the only write end, and its exit ends the copy).
-func (p *progress) ConnectorStderr() (*os.File, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("progress: stderr pipe: %w", err)
-	}
-	p.stderrW, p.copied = w, make(chan struct{})
-	go func() {
-		defer close(p.copied)
-		defer r.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				_, _ = p.Write(buf[:n])
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return w, nil
-}
-
-// closeStderrCopy drops the runner's copy of the stderr pipe's write end.
-func (p *progress) closeStderrCopy() {
-	if p != nil && p.stderrW != nil {
-		_ = p.stderrW.Close()
-		p.stderrW = nil
 	}
 }
 
@@ -148,8 +109,8 @@ func (p *progress) draw(line string) {
 	p.shown = true
 }
 
-// stop ends the redraws, waits (briefly) for the connector's stderr to be
-// copied out, and clears the line so what follows starts on a clean one.
+// stop ends the redraws and clears the line so what follows starts on a
+// clean one. Writes after it (the containers' last stderr) still go through.
 func (p *progress) stop() {
 	if p == nil {
 		return
@@ -160,13 +121,6 @@ func (p *progress) stop() {
 		close(p.done)
 		if p.running {
 			<-p.stopped
-		}
-	}
-	p.closeStderrCopy()
-	if p.copied != nil {
-		select {
-		case <-p.copied:
-		case <-time.After(time.Second): // a leftover holder of the pipe must not hang the run
 		}
 	}
 	p.mu.Lock()

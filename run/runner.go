@@ -299,7 +299,7 @@ func inputFiles(o *Options) (files, targetFiles []container.File, err error) {
 		if path == "" {
 			return nil, nil
 		}
-		b, err := readInput(path)
+		b, err := hostfs.ReadFile(path, maxConfig) // by the path rule: it may be tenant-written
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", what, path, err)
 		}
@@ -342,13 +342,6 @@ func usesPlaceholder(cmd []string, ph string) bool {
 		}
 	}
 	return false
-}
-
-// readInput reads a file the connector will see without following a
-// symlink in its last component (the runner is root; the path may be one a
-// tenant can write).
-func readInput(path string) ([]byte, error) {
-	return hostfs.ReadFile(path, maxConfig)
 }
 
 func (r *Result) fail(o report.Outcome, err error) {

@@ -38,30 +38,6 @@ func (m Model) survival(x float64) float64 {
 	return s / total
 }
 
-// quantile is the smallest x with survival(x) <= 1-q (bisection in log).
-func (m Model) quantile(q float64) float64 {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, c := range m.Components {
-		if c.Weight <= 0 {
-			continue
-		}
-		lo = min(lo, c.Mu-40*c.Scale)
-		hi = max(hi, c.Mu+40*c.Scale)
-	}
-	if lo > hi {
-		return 0
-	}
-	for range 100 {
-		mid := (lo + hi) / 2
-		if m.survival(math.Exp(mid)) > 1-q {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return math.Exp(hi)
-}
-
 // span is the log range the limit is searched over: from the median of the
 // lowest component to its 1-1e-6 quantile of the highest.
 func (m Model) span() (lo, hi float64) {

@@ -284,6 +284,13 @@ func (s *Store) ForConnector(name, tenant string) (own, others []Entry, err erro
 	if err != nil {
 		return nil, nil, err
 	}
+	own, others = SplitByTenant(all, tenant)
+	return own, others, nil
+}
+
+// SplitByTenant splits a connector's entries into tenant's own and the
+// other tenants', keeping their order; every Backend's ForConnector.
+func SplitByTenant(all []Entry, tenant string) (own, others []Entry) {
 	for _, e := range all {
 		if e.Tenant == tenant {
 			own = append(own, e)
@@ -291,7 +298,7 @@ func (s *Store) ForConnector(name, tenant string) (own, others []Entry, err erro
 			others = append(others, e)
 		}
 	}
-	return own, others, nil
+	return own, others
 }
 
 // Record opens the history in dir, appends e and closes it again, so the

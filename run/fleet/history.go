@@ -105,12 +105,6 @@ func (h *History) ForConnector(name, tenant string) (own, others []history.Entry
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, e := range all {
-		if e.Tenant == tenant {
-			own = append(own, e)
-		} else {
-			others = append(others, e)
-		}
-	}
+	own, others = history.SplitByTenant(all, tenant)
 	return own, others, nil
 }

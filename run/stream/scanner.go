@@ -311,6 +311,14 @@ func New(cfg Config) *Scanner {
 
 // Snapshot returns the current statistics. It is safe to call from any
 // goroutine while Run is going.
+// CurrentStream is the display name of the stream being read now: what
+// Snapshot says, without copying the stream table (for frequent callers).
+func (s *Scanner) CurrentStream() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.CurrentStream
+}
+
 func (s *Scanner) Snapshot() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
