@@ -17,8 +17,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SYNCBOX_STREAM_SWAR") == "1" {
 		useSIMD, use512 = false, false // benchmarks of the SWAR path alone
 	}
+	// SYNCBOX_STREAM_ONEPASS=1: the selected path only (profiles, benchmarks).
 	code := m.Run()
-	if useSIMD && code == 0 && os.Getenv(helperEnv) == "" {
+	if useSIMD && code == 0 && os.Getenv(helperEnv) == "" && os.Getenv("SYNCBOX_STREAM_ONEPASS") != "1" {
 		fmt.Fprintf(os.Stderr, "stream: tests again on the SWAR path (first pass: %s)\n", simdName())
 		useSIMD, use512, swarPass = false, false, true
 		code = m.Run()
