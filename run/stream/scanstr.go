@@ -88,20 +88,18 @@ func (t *tokenizer) escape(p []byte, j int, base int64) (int, error) {
 	return 0, t.errAt(base+int64(j+1), "invalid escape %q", p[j+1])
 }
 
-// shortString is the common case of skipString, small enough to inline:
-// it reports the closing quote when it is among the first eight bytes of
-// the body at p[i] with nothing to check before it; otherwise it returns
-// where skipString is to go on from (the bytes before it are plain).
-func (t *tokenizer) shortString(p []byte, i int) (int, bool) {
-	if i+8 <= len(p) {
-		m := stopMask(binary.LittleEndian.Uint64(p[i:]))
-		if m == 0 {
-			return i + 8, false
-		}
-		j := i + bits.TrailingZeros64(m)>>3
-		return j, p[j] == '"'
+// shortString is the common case of skipString, small enough to inline
+// (the call cost more than the scan): it reports the closing quote when it
+// is among the first eight bytes of the body at p[i] with nothing to
+// check before it; otherwise it returns where skipString is to go on from
+// (the bytes before it are plain).
+func shortString(p []byte, i int) (int, bool) {
+	if len(p)-i < 8 {
+		return i, false
 	}
-	return i, false
+	m := stopMask(binary.LittleEndian.Uint64(p[i:]))
+	j := i + bits.TrailingZeros64(m)>>3
+	return j, m != 0 && p[j] == '"'
 }
 
 // skipString returns the index of the closing quote of the string whose

@@ -698,7 +698,7 @@ func (t *tokenizer) parseLine(p []byte) error {
 			}
 			switch {
 			case c == '"':
-				j, ok := t.shortString(p, i+1)
+				j, ok := shortString(p, i+1)
 				if !ok {
 					var err error
 					if j, err = t.skipString(p, j); err != nil {
@@ -790,7 +790,7 @@ func (t *tokenizer) parseLine(p []byte) error {
 			if p[i] != '"' {
 				return t.errAt(int64(i), "expected object key, got %q", p[i])
 			}
-			j, ok := t.shortString(p, i+1)
+			j, ok := shortString(p, i+1)
 			if !ok {
 				var err error
 				if j, err = t.skipString(p, j); err != nil {
@@ -882,7 +882,7 @@ func (t *tokenizer) skipValue(p []byte, i, room int) (int, bool) {
 		case wantValue:
 			switch {
 			case c == '"':
-				j, ok := t.shortString(p, i+1)
+				j, ok := shortString(p, i+1)
 				if !ok {
 					var err error
 					if j, err = t.skipString(p, j); err != nil {
@@ -937,7 +937,7 @@ func (t *tokenizer) skipValue(p []byte, i, room int) (int, bool) {
 			if c != '"' {
 				return 0, false
 			}
-			j, ok := t.shortString(p, i+1)
+			j, ok := shortString(p, i+1)
 			if !ok {
 				var err error
 				if j, err = t.skipString(p, j); err != nil {
