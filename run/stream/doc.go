@@ -14,7 +14,9 @@
 // (validation and the extents of the values a policy may need: the
 // message's members, the members of "record", "record.data" and the "meta"
 // objects, and every string or number under "record" larger than the field
-// limit, with its path) and its in-memory fast path. classify.go decides
+// limit, with its path) and its in-memory fast path; both take the members
+// they track from one table (memberKeys) and strings from one scanner
+// (scanstr.go). classify.go decides
 // what a line is (message type, protocol, stream) and handles the messages
 // that are not records; streams.go is the bounded stream table; policy.go
 // applies the size limits to a record and plans the edits; truncate.go

@@ -67,6 +67,7 @@ type frame struct {
 	role   byte
 	idx    int32 // index in vals, -1 if not recorded
 	key    span  // current member's key content (objects)
+	krole  byte  // the role a container value of that key gets (keyRole)
 	n      int64 // current element index (arrays)
 	vstart int64 // start of the current member value
 	rec    bool  // the current member is recorded in vals
@@ -413,24 +414,35 @@ func (t *tokenizer) beginValue(c byte, off int64) error {
 	return nil
 }
 
-// childRole is the role of a container that is member key of a parent with role pr.
-func (t *tokenizer) childRole(pr byte, key span) byte {
-	n := key.end - key.start
-	if n != 4 && n != 6 || pr != roleRoot && pr != roleRecord {
-		return roleNone
+// memberKeys is the one table of the members the tokenizer tracks, for
+// both grammars: under a container of role parent, the key, the role its
+// value gets if it is a container, and whether it is recorded outside the
+// full pass (every member of the root is recorded). Keys are raw JSON
+// string content: "rec\u006frd" is not "record".
+var memberKeys = [...]struct {
+	parent byte
+	key    string
+	role   byte
+}{
+	{roleRoot, "record", roleRecord},
+	{roleRoot, "meta", roleMeta},
+	{roleRecord, "data", roleData},
+	{roleRecord, "meta", roleRecMeta},
+	{roleRecord, "stream", roleNone},
+	{roleRecord, "namespace", roleNone},
+}
+
+// keyRole looks key up under a container of role parent: the role of its
+// value if that is a container, and whether the member is recorded.
+func keyRole(parent byte, key []byte) (role byte, rec bool) {
+	if n := len(key); n == 4 || n == 6 || n == 9 {
+		for _, m := range memberKeys {
+			if m.parent == parent && m.key == string(key) {
+				return m.role, true
+			}
+		}
 	}
-	k := t.bytesAt(key.start, key.end)
-	switch {
-	case pr == roleRoot && string(k) == "record":
-		return roleRecord
-	case pr == roleRoot && string(k) == "meta":
-		return roleMeta
-	case pr == roleRecord && string(k) == "data":
-		return roleData
-	case pr == roleRecord && string(k) == "meta":
-		return roleRecMeta
-	}
-	return roleNone
+	return roleNone, parent == roleRoot
 }
 
 func (t *tokenizer) openContainer(c byte, off int64) error {
@@ -445,7 +457,7 @@ func (t *tokenizer) openContainer(c byte, off int64) error {
 		key := span{-1, -1}
 		if f.kind == kObject {
 			key = f.key
-			nf.role = t.childRole(f.role, key)
+			nf.role = f.krole
 		}
 		nf.idx = t.record(f.idx, c, key, off, -1)
 		if nf.idx < 0 {
@@ -465,26 +477,6 @@ func (t *tokenizer) openContainer(c byte, off int64) error {
 		t.state = sValueOrEnd
 	}
 	return nil
-}
-
-// recordable reports whether the current member of f is recorded.
-func (t *tokenizer) recordable(f *frame) bool {
-	if t.full || f.role == roleRoot {
-		return true
-	}
-	if f.role != roleRecord || f.kind != kObject {
-		return false
-	}
-	switch f.key.end - f.key.start {
-	case 4:
-		k := t.bytesAt(f.key.start, f.key.end)
-		return string(k) == "data" || string(k) == "meta"
-	case 6:
-		return string(t.bytesAt(f.key.start, f.key.end)) == "stream"
-	case 9:
-		return string(t.bytesAt(f.key.start, f.key.end)) == "namespace"
-	}
-	return false
 }
 
 // record appends a val if there is room; it returns its index or -1.
@@ -580,12 +572,13 @@ func (t *tokenizer) setKey(start, end int64) {
 	f := &t.stack[n-1]
 	f.key = span{start + 1, end}
 	if f.role == roleNone || f.idx < 0 {
-		f.rec = false
+		f.rec, f.krole = false, roleNone
 		return
 	}
-	f.rec = t.recordable(f)
+	role, rec := keyRole(f.role, t.bytesAt(start+1, end))
+	f.rec, f.krole = rec || t.full, role
 	if n == 1 {
-		t.rootRec = end-start-1 == 6 && string(t.bytesAt(start+1, end)) == "record"
+		t.rootRec = role == roleRecord
 	}
 }
 
@@ -799,10 +792,6 @@ func (t *tokenizer) parseLine(p []byte) error {
 			}
 			if top.role == roleNone {
 				top.key = span{int64(i + 1), int64(j)}
-			} else if k := j - i - 1; top.role == roleRecord && !t.full && k != 4 && k != 6 && k != 9 {
-				// What setKey would do: no "data", "meta", "stream" or "namespace".
-				top.key = span{int64(i + 1), int64(j)}
-				top.rec = false
 			} else {
 				t.setKey(int64(i), int64(j))
 			}
