@@ -51,6 +51,11 @@ var wanted = []string{"memory", "pids", "cpu"}
 // nests in each hierarchy under the runner's own cgroup. Every successful
 // Claim is paired with a Release once that cgroup is gone.
 func Claim(name string) (string, error) {
+	if strings.HasPrefix(name, runnerLeafPrefix) || strings.Contains(name, "/") || name == "" || name == "." || name == ".." {
+		// The runner's leaf is C/syncbox-runner-<pid>: a run cgroup of that
+		// name would be the runner's own.
+		return "", fmt.Errorf("cgroup: %q cannot name a run's cgroup: want one path element not starting with %q", name, runnerLeafPrefix)
+	}
 	l, err := Host()
 	if err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package cgroup
 import (
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -125,5 +126,17 @@ func TestHostLayoutAgreesWithLibcontainer(t *testing.T) {
 	}
 	if len(l.Hierarchies) == 0 {
 		t.Error("no hierarchies")
+	}
+}
+
+// A run named like the runner's leaf (run id "runner-<pid>") would be put
+// in the runner's own cgroup on v2; a name with a slash would leave the
+// runner's subtree. Refused before anything is read or made.
+func TestClaimRefusesNamesOutsideARunsPlace(t *testing.T) {
+	for _, name := range []string{"syncbox-runner-" + strconv.Itoa(os.Getpid()), "syncbox-runner-1", "../syncbox-x", "a/b", "", ".."} {
+		if p, err := Claim(name); err == nil {
+			Release()
+			t.Errorf("Claim(%q) = %q, nil; want a refusal", name, p)
+		}
 	}
 }
