@@ -6,8 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opencontainers/cgroups"
-
+	"syncbox/run/cgroup"
 	"syncbox/run/report"
 	"syncbox/testdata/testenv"
 )
@@ -20,7 +19,11 @@ import (
 // host is v1.)
 func TestCgroupV2SharedCgroupIsRefused(t *testing.T) {
 	testenv.RequireRoot(t)
-	if !cgroups.IsCgroup2UnifiedMode() || os.Getenv("SYNCBOX_TEST_SCOPES") != "" {
+	l, err := cgroup.Host()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Mode != cgroup.Unified || os.Getenv("SYNCBOX_TEST_SCOPES") != "" {
 		t.Skip("needs cgroup v2 with syncbox sharing this test's cgroup (the cgroup v2 guest's pod layout)")
 	}
 	root := t.TempDir()
@@ -28,8 +31,7 @@ func TestCgroupV2SharedCgroupIsRefused(t *testing.T) {
 	if code != report.ExitSetupFailed || !strings.Contains(errOut, "Delegate=yes") || !strings.Contains(errOut, "did not start") {
 		t.Errorf("exit %d, stderr %q: want exit 6 naming the processes and Delegate=yes", code, errOut)
 	}
-	own, _ := os.ReadFile("/proc/self/cgroup")
-	dir := filepath.Join("/sys/fs/cgroup", strings.TrimSpace(strings.TrimPrefix(string(own), "0::")))
+	dir := l.Dir("")
 	if m, _ := filepath.Glob(filepath.Join(dir, "syncbox-*")); len(m) > 0 {
 		t.Errorf("cgroups left behind: %v", m)
 	}

@@ -299,7 +299,7 @@ func TestSIGKILLedRunnerIsCleanedUpByCleanupAndByTheNextRun(t *testing.T) {
 				t.Errorf("a host workdir %s exists for the run: %v", work, err)
 			}
 			// The connector must not outlive its runner (parent-death signal).
-			if n := procsIn(container.CgroupDirs(id), 2*time.Second); n != 0 {
+			if n := procsIn(t, id, 2*time.Second); n != 0 {
 				t.Errorf("%d connector processes outlived the SIGKILLed runner", n)
 			}
 			var out string
@@ -341,18 +341,21 @@ func TestDoctorPassesHere(t *testing.T) {
 	}
 }
 
-// procsIn waits up to d for the cgroups in dirs to have no processes and
+// procsIn waits up to d for run id's cgroup to have no processes and
 // returns how many are left.
-func procsIn(dirs []string, d time.Duration) int {
+func procsIn(t *testing.T, id string, d time.Duration) int {
+	cg, err := container.FindCgroup(id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(d)
 	for {
-		n := 0
-		for _, dir := range dirs {
-			b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-			n += len(strings.Fields(string(b)))
+		pids, err := cg.Procs()
+		if err != nil {
+			t.Fatal(err)
 		}
-		if n == 0 || time.Now().After(deadline) {
-			return n
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return len(pids)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

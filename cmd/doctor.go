@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/cgroups"
 	"github.com/urfave/cli/v2"
 
 	"syncbox/run"
+	"syncbox/run/cgroup"
 	"syncbox/run/report"
 )
 
@@ -85,26 +84,21 @@ func hostChecks() []check {
 		info: "pid mnt uts ipc net cgroup" + ifNot(len(missing) == 0, ": missing "+strings.Join(missing, " ")),
 		fix:  "use a kernel built with CONFIG_*_NS for the missing namespaces"})
 
-	mode := "v1"
-	switch {
-	case cgroups.IsCgroup2UnifiedMode():
-		mode = "v2 (unified)"
-	case cgroups.IsCgroup2HybridMode():
-		mode = "v1 (hybrid, v2 mounted beside)"
-	}
-	var absent []string
-	for _, ctl := range []string{"memory", "pids", "cpu"} {
-		if !controllerAvailable(ctl) {
-			absent = append(absent, ctl)
+	if l, err := cgroup.Host(); err != nil {
+		cs = append(cs, check{name: "cgroups", ok: false, fatal: true, info: err.Error(),
+			fix: "mount the cgroup filesystems at /sys/fs/cgroup (systemd does)"})
+	} else {
+		var absent []string
+		for _, ctl := range []string{"memory", "pids", "cpu"} {
+			if !l.Available(ctl) {
+				absent = append(absent, ctl)
+			}
 		}
+		cs = append(cs, check{name: "cgroups", ok: len(absent) == 0, fatal: true,
+			info: l.Mode.String() + ", controllers memory pids cpu" + ifNot(len(absent) == 0, ": missing "+strings.Join(absent, " ")),
+			fix:  "enable the missing controllers (v2: in the parent's cgroup.subtree_control, or Delegate=yes with systemd; v1: mount them)"})
+		cs = append(cs, check{name: "own cgroup", ok: true, info: "containers nest under: " + strings.Join(l.Dirs(""), " ")})
 	}
-	cs = append(cs, check{name: "cgroups", ok: len(absent) == 0, fatal: true,
-		info: mode + ", controllers memory pids cpu" + ifNot(len(absent) == 0, ": missing "+strings.Join(absent, " ")),
-		fix:  "enable the missing controllers (v2: in the parent's cgroup.subtree_control; v1: mount them)"})
-
-	own, _ := os.ReadFile("/proc/self/cgroup")
-	cs = append(cs, check{name: "own cgroup", ok: true,
-		info: "containers nest under: " + strings.Join(strings.Fields(strings.ReplaceAll(string(own), "\n", " ")), " ")})
 
 	root := runPaths().Dir()
 	err := os.MkdirAll(root, 0o700)
@@ -131,15 +125,6 @@ func hostChecks() []check {
 			fix: "syncbox shares the host's /usr read-only with connectors"})
 	}
 	return cs
-}
-
-func controllerAvailable(ctl string) bool {
-	if cgroups.IsCgroup2UnifiedMode() {
-		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
-		return err == nil && bytes.Contains(append(append([]byte(" "), bytes.TrimSpace(b)...), ' '), []byte(" "+ctl+" "))
-	}
-	_, err := cgroups.FindCgroupMountpoint("", ctl)
-	return err == nil
 }
 
 // trialCheck starts a real container: the only proof that run works here.

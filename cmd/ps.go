@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -90,7 +89,7 @@ func psAction(c *cli.Context) error {
 		r := psRun{Ticket: e.Ticket, RunID: e.RunID, Name: e.Name, Tenant: e.Tenant, State: e.State, LimitBytes: e.Bytes,
 			PID: e.PID, Since: e.Since, Arrived: e.Arrived, AgeSeconds: time.Since(e.Arrived).Seconds(), BudgetBytes: e.Budget}
 		if e.State == budget.StateRunning {
-			r.MemoryBytes = currentMemory(e.RunID)
+			r.MemoryBytes = currentMemory(e.RunID, e.PID)
 		}
 		rows = append(rows, r)
 	}
@@ -151,9 +150,11 @@ func flagOnCommandLine(c *cli.Context, name string) bool {
 	return false
 }
 
-// currentMemory reads a running run's cgroup memory usage. Ledger ids are
+// currentMemory reads a running run's cgroup memory usage, through the
+// same cgroup.Cgroup reading as the run's own sampler, below its runner's
+// own cgroup (on a systemd host not ps's). Ledger ids are
 // <run id>-a<attempt>; the first attempt's container is named <run id>.
-func currentMemory(ledgerID string) int64 {
+func currentMemory(ledgerID string, runner int) int64 {
 	id := ledgerID
 	if i := strings.LastIndex(id, "-a"); i > 0 {
 		if n, err := strconv.Atoi(id[i+2:]); err == nil {
@@ -163,13 +164,10 @@ func currentMemory(ledgerID string) int64 {
 			}
 		}
 	}
-	for _, d := range container.CgroupDirs(id) {
-		for _, f := range []string{"memory.usage_in_bytes", "memory.current"} {
-			if b, err := os.ReadFile(filepath.Join(d, f)); err == nil {
-				n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-				return n
-			}
-		}
+	cg, err := container.FindCgroup(id, runner)
+	if err != nil {
+		return 0
 	}
-	return 0
+	n, _ := cg.ReadUsage() // 0 once the run has just ended
+	return n
 }

@@ -72,6 +72,34 @@ func TestPsShowsTheBudgetInForceInSnakeCase(t *testing.T) {
 	}
 }
 
+// ps reads a live run's memory from its cgroup, through the reader the
+// run's own sampler uses: 32 MiB written to the container's /tmp (a tmpfs
+// charged to its memory cgroup) must show.
+func TestPsShowsTheMemoryARunsCgroupHolds(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	id := fmt.Sprintf("psmem-%d", os.Getpid())
+	cmd, _, _ := startRun(t, root, id, "--memory", "128MiB", "--stop-timeout", "200ms", "--",
+		"/bin/sh", "-c", "head -c 33554432 /dev/zero > /tmp/fill; echo ready; exec sleep 60")
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+
+	out, errOut, code := runSB(t, root, "", "ps", "--json")
+	if code != 0 {
+		t.Fatalf("ps --json: exit %d: %s", code, errOut)
+	}
+	runs := decodeJSON(t, "ps --json", out).(map[string]any)["runs"].([]any)
+	if len(runs) != 1 {
+		t.Fatalf("ps --json runs %v", runs)
+	}
+	mem, _ := runs[0].(map[string]any)["memory_bytes"].(float64)
+	if mem < 32<<20 || mem > 128<<20 {
+		t.Errorf("ps shows %.0f bytes for a run holding 32 MiB under a 128 MiB limit", mem)
+	}
+	if out, _, _ := runSB(t, root, "", "ps"); !strings.Contains(out, id+"-a1") || strings.Contains(out, "128 MiB  -  ") {
+		t.Errorf("ps shows no memory for the run:\n%s", out)
+	}
+}
+
 // A fresh home has an empty history, not an error; the other listing
 // commands' JSON is snake_case too.
 func TestFreshHomeHistoryIsEmptyAndListingsAreSnakeCase(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"syncbox/limits"
 	"syncbox/limits/profiles"
 	"syncbox/run"
+	"syncbox/run/cgroup"
 	"syncbox/run/container"
 	"syncbox/run/hostfs"
 	"syncbox/run/report"
@@ -80,7 +81,7 @@ func runCommand() *cli.Command {
 }
 
 func runAction(c *cli.Context) error {
-	container.Prewarm()
+	cgroup.Prewarm()
 	if err := checkStdout(); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"syncbox/run/cgroup"
 	"syncbox/run/cgstats"
 	"syncbox/run/container"
 	"syncbox/run/report"
@@ -43,7 +44,7 @@ type sideResult struct {
 	err      error
 	started  time.Time
 	ended    time.Time
-	last     cgstats.Sample // read just before the cgroup was removed
+	last     cgroup.Sample // read just before the cgroup was removed
 	timeline cgstats.Timeline
 	stderr   container.StderrStats
 }
@@ -84,7 +85,7 @@ func (a *attemptResult) setup(err error) *attemptResult {
 // live is a started container with its sampler.
 type live struct {
 	c       *container.Container
-	reader  *cgstats.Reader
+	reader  *cgroup.Cgroup
 	sampler *cgstats.Sampler
 	res     *sideResult
 }
@@ -97,7 +98,7 @@ func startLive(o *Options, role string, spec container.Spec, stdio container.IO)
 		return &live{res: res}, err
 	}
 	res.ran = true
-	l := &live{c: c, res: res, reader: cgstats.NewReader(c.CgroupPaths(), "")}
+	l := &live{c: c, res: res, reader: c.Cgroup()}
 	l.sampler = cgstats.NewSampler(l.reader, 100*time.Millisecond)
 	l.sampler.Start()
 	return l, nil

@@ -1,3 +1,11 @@
+// Package cgstats samples a run's cgroup memory usage (and task count)
+// over the run into a bounded timeline, so syncbox can report how memory
+// grew and why a connector was OOM-killed. The timeline's policy (how
+// often, how many points, what survives merging) is here; what the kernel's
+// files hold and where they are is package cgroup's, read through
+// cgroup.Cgroup like everything else that reads a run's figures.
+//
+// It only reads; it never creates, changes or removes a cgroup.
 package cgstats
 
 import (
@@ -5,6 +13,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"syncbox/run/cgroup"
 )
 
 // MaxPoints bounds a Timeline so a report stays small for any run length.
@@ -69,7 +79,7 @@ type Timeline struct {
 // within 0.1 s; sampled only every 100 ms, its timeline was one point and
 // none of the growth.
 type Sampler struct {
-	r     *Reader
+	r     *cgroup.Cgroup
 	every time.Duration
 
 	mu       sync.Mutex
@@ -91,7 +101,7 @@ const FastInterval = 2 * time.Millisecond
 
 // NewSampler returns a Sampler whose samples come at most every interval
 // (100 ms if every is not positive) once the run is old enough.
-func NewSampler(r *Reader, every time.Duration) *Sampler {
+func NewSampler(r *cgroup.Cgroup, every time.Duration) *Sampler {
 	if every <= 0 {
 		every = 100 * time.Millisecond
 	}

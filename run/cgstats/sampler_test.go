@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"syncbox/run/cgroup"
 )
 
 // A day of 100 ms samples must stay within MaxPoints, in time order, and
@@ -73,7 +75,7 @@ func TestSamplerFollowsUsageFile(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "memory.current", "1000\n")
 	write(t, dir, "pids.current", "2\n")
-	s := NewSampler(NewV2Reader(dir), 10*time.Millisecond)
+	s := NewSampler(cgroup.NewV2(dir), 10*time.Millisecond)
 	s.Start()
 	s.Start() // harmless
 	var wg sync.WaitGroup
@@ -104,7 +106,7 @@ func TestSamplerFollowsUsageFile(t *testing.T) {
 }
 
 func TestSamplerCountsErrorsAfterCgroupGoes(t *testing.T) {
-	s := NewSampler(NewV2Reader(t.TempDir()), time.Millisecond)
+	s := NewSampler(cgroup.NewV2(t.TempDir()), time.Millisecond)
 	s.Start()
 	time.Sleep(5 * time.Millisecond)
 	tl := s.Stop()
@@ -125,7 +127,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestSamplerStopBeforeStart(t *testing.T) {
-	s := NewSampler(NewV2Reader(t.TempDir()), time.Millisecond)
+	s := NewSampler(cgroup.NewV2(t.TempDir()), time.Millisecond)
 	if tl := s.Stop(); tl.Samples != 0 {
 		t.Errorf("Stop without Start sampled: %+v", tl)
 	}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"syncbox/run/cgroup"
 )
 
 // A connector that grows for 100 ms and dies: sampled every 100 ms this
@@ -12,7 +14,7 @@ import (
 func TestAYoungRunIsSampledFastEnoughToShowGrowthWithin100ms(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "memory.current", "0\n")
-	s := NewSampler(NewV2Reader(dir), 100*time.Millisecond)
+	s := NewSampler(cgroup.NewV2(dir), 100*time.Millisecond)
 	s.Start()
 	start := time.Now()
 	for time.Since(start) < 100*time.Millisecond {
@@ -60,7 +62,7 @@ func TestTimelineEndsAtThePeakWhenOOMKilled(t *testing.T) {
 			"memory.stat": "anon 1\n", "memory.events": "oom 0\noom_kill 0\n", "cpu.stat": "usage_usec 1\n", "pids.current": "1\n"} {
 			write(t, dir, name, v)
 		}
-		s := NewSampler(NewV2Reader(dir), 100*time.Millisecond)
+		s := NewSampler(cgroup.NewV2(dir), 100*time.Millisecond)
 		s.Start()
 		waitFor(t, func() bool { return s.Peak() == 40000000 })
 		// Death: usage freed, the kernel's high-water mark at the limit.

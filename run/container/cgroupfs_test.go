@@ -39,7 +39,7 @@ echo "after=$(cat $mem)"
 	}
 	// And that cgroup is inside the runner's own, in every hierarchy (on
 	// v2 libcontainer alone would put it beside the runner's, in the parent).
-	own := ownCgroupDirs("")
+	own := ownCgroups(t)
 	for k, p := range r.cg {
 		inside := false
 		for _, d := range own {

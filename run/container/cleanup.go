@@ -1,18 +1,17 @@
 package container
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
+	"syncbox/run/cgroup"
 	"syncbox/run/hostfs"
 )
 
@@ -113,14 +112,15 @@ func reclaim(p Paths, id string) ([]Leftover, error) {
 	}
 	// The runner may have died before libcontainer saved its state: look
 	// for the cgroup by name, but only inside our own subtree.
-	for _, dir := range ownCgroupDirs(CgroupName(id)) {
-		if _, err := os.Stat(dir); err != nil {
-			continue
-		}
-		if err := killAndRemoveCgroup(dir); err != nil {
-			errs = append(errs, err)
-		} else {
+	if cg, err := FindCgroup(id, 0); err != nil {
+		errs = append(errs, err)
+	} else {
+		removed, err := cg.Remove()
+		for _, dir := range removed {
 			out = append(out, Leftover{RunID: id, What: "cgroup " + dir})
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(p.lcRoot(), id)); err == nil {
@@ -153,110 +153,6 @@ func reclaim(p Paths, id string) ([]Leftover, error) {
 	return out, errors.Join(errs...)
 }
 
-// ownCgroupDirs lists, for every hierarchy this process belongs to, the
-// path name would have as a child of our own cgroup.
-//
-// It reads /proc/thread-self, not /proc/self: after a container start the
-// process's main thread can be left wedged in the container's mount
-// namespace (libcontainer locks a thread and lets it die; Go cannot end
-// the main thread, so it parks it), and /proc/self shows the main
-// thread's view: the dead rootfs, no cgroup mounts, nothing below a run
-// dir. Any other thread is the host's view.
-func ownCgroupDirs(name string) []string {
-	f, err := os.Open("/proc/thread-self/cgroup")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var dirs []string
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		mnt := cgroupMount(parts[1])
-		if mnt == "" {
-			continue
-		}
-		own := parts[2]
-		if strings.HasPrefix(filepath.Base(own), runnerLeafPrefix) {
-			own = filepath.Dir(own) // cgroup v2, while containers run (cgroup2.go)
-		}
-		d := filepath.Join(mnt, own, name)
-		if !seen[d] {
-			seen[d] = true
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
-
-// cgroupMount finds the mount point of a /proc/self/cgroup controller list
-// ("memory", "cpu,cpuacct", "name=systemd", "" for v2): the cgroup mount
-// whose super options name every one of those controllers.
-func cgroupMount(controllers string) string {
-	b, err := os.ReadFile("/proc/thread-self/mountinfo")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		mf, sf := strings.Fields(pre), strings.Fields(post)
-		if len(mf) < 5 || len(sf) < 3 {
-			continue
-		}
-		if controllers == "" {
-			if sf[0] == "cgroup2" {
-				return mf[4]
-			}
-			continue
-		}
-		if sf[0] != "cgroup" {
-			continue
-		}
-		opts := map[string]bool{}
-		for _, o := range strings.Split(sf[2], ",") {
-			opts[o] = true
-		}
-		all := true
-		for _, c := range strings.Split(controllers, ",") {
-			all = all && opts[c]
-		}
-		if all {
-			return mf[4]
-		}
-	}
-	return ""
-}
-
-// killAndRemoveCgroup SIGKILLs the processes in a cgroup of ours (only
-// processes syncbox started can be in it) and removes the directory.
-func killAndRemoveCgroup(dir string) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		pids := strings.Fields(string(b))
-		for _, s := range pids {
-			if pid, err := strconv.Atoi(s); err == nil && pid > 0 {
-				_ = unix.Kill(pid, unix.SIGKILL)
-			}
-		}
-		err := unix.Rmdir(dir)
-		if err == nil || errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("remove cgroup %s: %w", dir, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func stale(dir string) bool {
 	fi, err := os.Stat(dir)
 	return err == nil && time.Since(fi.ModTime()) > time.Minute
@@ -273,6 +169,24 @@ func removeIfUnlocked(dir string) error {
 	return removeRunDir(dir)
 }
 
+// FindCgroup is run id's cgroup as its runner (pid runner, 0 for this
+// process) made it: children of the runner's own cgroups, nowhere else.
+// ps reads a live run's figures from it; cleanup removes a dead one's
+// from its own subtree.
+func FindCgroup(id string, runner int) (*cgroup.Cgroup, error) {
+	l, err := cgroup.HostOf(runner)
+	if err != nil {
+		return nil, err
+	}
+	return l.Find(CgroupName(id)), nil
+}
+
 // CgroupDirs lists where run id's cgroup lives (or would live) in every
-// hierarchy: children of the runner's own cgroups, nowhere else.
-func CgroupDirs(id string) []string { return ownCgroupDirs(CgroupName(id)) }
+// hierarchy; none if the host's layout cannot be read.
+func CgroupDirs(id string) []string {
+	cg, err := FindCgroup(id, 0)
+	if err != nil {
+		return nil
+	}
+	return cg.Dirs()
+}

@@ -15,7 +15,7 @@ func TestHostViewSurvivesContainerStarts(t *testing.T) {
 	testenv.RequireRoot(t)
 	for i := 0; i < 12; i++ {
 		runIn(t, t.TempDir(), Spec{Args: []string{"/bin/true"}})
-		if d := ownCgroupDirs(""); len(d) == 0 {
+		if d := ownCgroups(t); len(d) == 0 {
 			t.Fatalf("after %d container(s): no own cgroup directories found", i+1)
 		}
 		if mp, err := mountedBelow("/sys/fs"); err != nil || mp == "" {

@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/cgroups"
+	occgroups "github.com/opencontainers/cgroups"
 	devcfg "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"golang.org/x/sys/unix"
+
+	"syncbox/run/cgroup"
 )
 
 // Network is the container's network mode.
@@ -82,7 +84,7 @@ type Spec struct {
 	SeccompUnconfined bool
 
 	autoBinds  []string // what the program needs from the host (Inspect), bound read-only
-	cgroupPath string   // cgroup v2: absolute path inside the runner's cgroup (cgroup2.go)
+	cgroupPath string   // cgroup v2: absolute path inside the runner's cgroup (cgroup.Claim)
 	staged     []Bind   // Files, once written
 }
 
@@ -179,14 +181,14 @@ func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
 	for _, d := range specconv.AllowedDevices {
 		rules = append(rules, &d.Rule)
 	}
-	res := &cgroups.Resources{
+	res := &occgroups.Resources{
 		PidsLimit: &s.Pids,
 		Devices:   rules,
 		CpuShares: DefaultCPUShares,
 	}
 	if s.MemoryBytes > 0 {
 		res.Memory = s.MemoryBytes
-		if swapAccounting() {
+		if l, err := cgroup.Host(); err == nil && cgroup.SwapAccounting(l) {
 			res.MemorySwap = s.MemoryBytes // memory+swap = memory: no swap beyond the limit
 		}
 	}
@@ -213,7 +215,7 @@ func libcontainerConfig(s *Spec, rootfs string) *configs.Config {
 			{Type: unix.RLIMIT_NOFILE, Hard: nofileFor(s.Pids), Soft: nofileFor(s.Pids)},
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
 		},
-		Cgroups: &cgroups.Cgroup{
+		Cgroups: &occgroups.Cgroup{
 			Path:      cgroupPathOf(s),
 			Resources: res,
 		},
@@ -227,18 +229,4 @@ func cgroupPathOf(s *Spec) string {
 		return s.cgroupPath
 	}
 	return CgroupName(s.ID)
-}
-
-// swapAccounting reports whether a cgroup v1 host accounts swap (the memsw
-// files exist); on cgroup v2 libcontainer translates MemorySwap itself.
-func swapAccounting() bool {
-	if cgroups.IsCgroup2UnifiedMode() {
-		return true
-	}
-	mnt, err := cgroups.FindCgroupMountpoint("", "memory")
-	if err != nil {
-		return false
-	}
-	_, err = os.Stat(filepath.Join(mnt, "memory.memsw.limit_in_bytes"))
-	return err == nil
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syncbox/run/cgroup"
 	"syncbox/run/hostfs"
 	"syscall"
 
@@ -79,7 +80,7 @@ type Container struct {
 	stdio  *stdio
 	pinned *pinnedSources
 
-	cgClaimed bool // claimCgroup2 counted this container
+	cgClaimed bool // cgroup.Claim counted this container
 
 	waited chan struct{}
 	exit   Exit
@@ -107,7 +108,7 @@ func Start(p Paths, s Spec, io IO) (_ *Container, retErr error) {
 	if err := c.claimRunDir(); err != nil {
 		return c, &SetupError{Op: "state dir", Err: err}
 	}
-	cgPath, err := claimCgroup2(s.ID) // see cgroup2.go
+	cgPath, err := cgroup.Claim(CgroupName(s.ID))
 	if err != nil {
 		return c, &SetupError{Op: "cgroup", Err: err}
 	}
@@ -282,6 +283,10 @@ func (c *Container) Kill() error {
 // though the directories are gone by then.
 func (c *Container) CgroupPaths() map[string]string { return c.cg }
 
+// Cgroup is the container's cgroup, to read its figures from (the
+// runner's sampler, its final reading).
+func (c *Container) Cgroup() *cgroup.Cgroup { return cgroup.FromPaths(c.cg) }
+
 // Destroy kills whatever still runs, removes the cgroups, libcontainer's
 // state and the run directory, and releases the run's lock. Idempotent.
 func (c *Container) Destroy() error {
@@ -293,7 +298,7 @@ func (c *Container) Destroy() error {
 			}
 		}
 		if c.cgClaimed {
-			if err := releaseCgroup2(); err != nil {
+			if err := cgroup.Release(); err != nil {
 				errs = append(errs, err)
 			}
 		}

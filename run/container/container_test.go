@@ -65,7 +65,7 @@ func runIn(t *testing.T, root string, s Spec) ran {
 // hierarchy, no libcontainer state, no run dir.
 func assertGone(t *testing.T, root, id string) {
 	t.Helper()
-	for _, d := range ownCgroupDirs(CgroupName(id)) {
+	for _, d := range CgroupDirs(id) {
 		if _, err := os.Stat(d); err == nil {
 			t.Errorf("cgroup left behind: %s", d)
 		}

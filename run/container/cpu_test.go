@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"syncbox/run/cgstats"
 	"syncbox/testdata/testenv"
 )
 
@@ -27,7 +26,7 @@ func TestABusyRunCannotStarveANeighbour(t *testing.T) {
 	}
 	hog, one := start("hog", 8), start("one", 1)
 	cpu := func(c *Container) float64 {
-		s, err := cgstats.NewReader(c.CgroupPaths(), "").Read()
+		s, err := c.Cgroup().Read()
 		if err != nil {
 			t.Fatal(err)
 		}

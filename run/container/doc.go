@@ -11,9 +11,10 @@
 // container.go the process lifecycle, cleanup.go the recovery of runs whose
 // runner died, interp.go what an interpreted command (#!, virtualenv,
 // node_modules) needs from the host, cgroupfs.go the container's read-only
-// view of its own cgroup, cgroup2.go keeping v2 cgroups inside the runner's
-// own, rwbind.go the ownership rule of writable binds. escape*_test.go
-// attack all of it.
+// view of its own cgroup, rwbind.go the ownership rule of writable binds.
+// escape*_test.go attack all of it. What cgroups are and where they go on
+// v1 and v2 is package cgroup's: this package asks it for the run's
+// cgroup path (cgroup.Claim) and for a dead run's cgroup to remove.
 //
 // The package knows nothing about flags, records or reports: it takes a Spec
 // and gives back an exit status and the cgroup paths to read figures from.
@@ -24,6 +25,7 @@
 //	runs/<id>/rootfs  the container's empty, read-only root with bind mounts
 //	lc/<id>/          libcontainer's own state (state.json)
 //
-// Cgroups are created with a relative, single-level path "syncbox-<id>" so
-// they nest under the runner's own cgroup in every hierarchy.
+// Cgroups are named "syncbox-<id>", single-level, under the runner's own
+// cgroup in every hierarchy (on v1 a relative path; on v2 the absolute
+// path cgroup.Claim gives, inside the runner's own).
 package container

@@ -18,17 +18,20 @@ import (
 )
 
 // guestTests are the tests run inside the cgroup v2 guest, as "layout
-// binary regexp": containers, limits and their visibility, OOM and the
-// report, escapes. A focused subset: every container start costs 2-3 s
+// binary regexp": reading, OOM counters and removal of real cgroups,
+// containers, limits and their visibility, OOM and the report, ps,
+// escapes. A focused subset: every container start costs 2-3 s
 // under TCG. In "leaf" the test binary sits in system.slice/cron.service
 // and each syncbox it starts gets a scope of its own, as systemd-run
 // --scope -p Delegate=yes gives; in "pod" the test binary is the main
 // process at the root of a cgroup namespace, and a syncbox sharing that
 // cgroup with another process must be refused with the way out.
 var guestTests = []string{
-	"leaf container.test ^(TestMemoryLimitKillsTheHogWhileANeighbourFinishes|TestContainerSeesItsOwnLimitsReadOnly|TestEscapeSyscallsAreRefused)$",
-	"leaf cmd.test ^TestOOMGivesExit3AndADiagnosisAPersonCanActOn$",
-	"pod container.test ^(TestMemoryLimitKillsTheHogWhileANeighbourFinishes|TestContainerSeesItsOwnLimitsReadOnly)$",
+	"leaf cgroup.test ^(TestReal|TestHostLayout)",
+	"leaf container.test ^(TestMemoryLimitKillsTheHogWhileANeighbourFinishes|TestContainerSeesItsOwnLimitsReadOnly|TestEscapeSyscallsAreRefused|TestARunsCgroupFoundByIDIsTheOneItRunsIn)$",
+	"leaf cmd.test ^(TestOOMGivesExit3AndADiagnosisAPersonCanActOn|TestPsShowsTheMemoryARunsCgroupHolds)$",
+	"pod cgroup.test ^(TestReal|TestHostLayout)",
+	"pod container.test ^(TestMemoryLimitKillsTheHogWhileANeighbourFinishes|TestContainerSeesItsOwnLimitsReadOnly|TestARunsCgroupFoundByIDIsTheOneItRunsIn)$",
 	"pod cmd.test ^TestCgroupV2SharedCgroupIsRefused$",
 }
 
@@ -61,6 +64,7 @@ func TestCgroupV2Guest(t *testing.T) {
 		}
 	}
 	static := []string{"-tags", "seccomp netgo osusergo", "-ldflags", "-extldflags -static"}
+	build("", append([]string{"test", "-c", "-o", filepath.Join(ours, "cgroup.test")}, append(static, "./run/cgroup")...)...)
 	build("", append([]string{"test", "-c", "-o", filepath.Join(ours, "container.test")}, append(static, "./run/container")...)...)
 	build("", append([]string{"test", "-c", "-o", filepath.Join(ours, "cmd.test")}, append(static, "./cmd")...)...)
 	cmd := exec.Command("go", "build", "-o", filepath.Join(ours, "guest"), "./testdata/guest")

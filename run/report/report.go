@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"syncbox/run/cgroup"
 	"syncbox/run/cgstats"
 )
 
@@ -94,8 +95,8 @@ type Memory struct {
 	PeakBytes  int64 `json:"peak_bytes"`
 	// AtEnd is memory.stat's breakdown from the last reading before the
 	// cgroup was removed.
-	AtEnd    cgstats.MemStat `json:"at_end"`
-	OOMKills int64           `json:"oom_kills"`
+	AtEnd    cgroup.MemStat `json:"at_end"`
+	OOMKills int64          `json:"oom_kills"`
 	// Timeline is [[seconds, bytes], ...], at most cgstats.MaxPoints, each
 	// the highest usage in its stretch of time.
 	Timeline []cgstats.Point `json:"timeline"`
@@ -267,7 +268,7 @@ func parseVmHWM(status []byte) int64 {
 // of the container's cgroup (taken before it is destroyed) and the sampler's
 // timeline. Peaks take the higher of the kernel's high-water mark and what
 // was sampled, since either may be missing on a given kernel.
-func (r *Report) SetCgroupFigures(last cgstats.Sample, tl cgstats.Timeline) {
+func (r *Report) SetCgroupFigures(last cgroup.Sample, tl cgstats.Timeline) {
 	r.Memory = Memory{
 		LimitBytes: last.LimitBytes,
 		PeakBytes:  max(last.PeakBytes, tl.MaxUsageBytes),

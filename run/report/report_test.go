@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"syncbox/run/cgroup"
 	"syncbox/run/cgstats"
 )
 
@@ -33,7 +34,7 @@ func fullReport() *Report {
 	r.Error = "connector was OOM-killed"
 	r.Memory = Memory{
 		LimitBytes: 256 * mib, PeakBytes: 256 * mib,
-		AtEnd:    cgstats.MemStat{RSS: 200 * mib, Cache: 40 * mib, Kernel: 3 * mib, Swap: 1 * mib},
+		AtEnd:    cgroup.MemStat{RSS: 200 * mib, Cache: 40 * mib, Kernel: 3 * mib, Swap: 1 * mib},
 		OOMKills: 1,
 		Timeline: []cgstats.Point{{Seconds: 0, Bytes: 10 * mib}, {Seconds: 30.1, Bytes: 130 * mib}, {Seconds: 61.4, Bytes: 256 * mib}},
 	}
@@ -329,9 +330,9 @@ func TestRunnerPeakRSS(t *testing.T) {
 // Figures read from the real-cgroup fixture flow into the report.
 func TestSetCgroupFigures(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "cgroup", "v1", "oom")
-	s, err := cgstats.NewReader(map[string]string{
+	s, err := cgroup.FromPaths(map[string]string{
 		"memory": filepath.Join(dir, "memory"), "pids": filepath.Join(dir, "pids"), "cpuacct": filepath.Join(dir, "cpuacct"),
-	}, "").Read()
+	}).Read()
 	if err != nil {
 		t.Fatal(err)
 	}

