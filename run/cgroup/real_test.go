@@ -218,15 +218,13 @@ func TestRealOOMKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("sample: %+v", s)
-	// v2 counts each time the cgroup hit OOM; v1 has only the kills. v1's
-	// max_usage_in_bytes stops at the limit; v2's memory.peak was seen a
-	// page above it (33558528 in the guest's 6.1 kernel).
-	slack := int64(0)
-	if c.V2() {
-		slack = mib
-	}
+	// v2 counts each time the cgroup hit OOM; v1 has only the kills. The
+	// peak is the limit, or a page above it: v2's memory.peak in the
+	// guest's 6.1 kernel (33558528), and v1's max_usage_in_bytes once on
+	// the loaded 6.18 host (a charge that raced the kill).
+	const slack = mib
 	if s.OOMKills != 1 || s.OOMEvents < 1 || (!c.V2() && s.OOMEvents != 1) || s.PeakBytes < 32*mib || s.PeakBytes > 32*mib+slack {
-		t.Errorf("after OOM: kills %d events %d peak %d; want 1, 1 (v2: at least 1), the 32 MiB limit (v2: up to 1 MiB above)", s.OOMKills, s.OOMEvents, s.PeakBytes)
+		t.Errorf("after OOM: kills %d events %d peak %d; want 1, 1 (v2: at least 1), the 32 MiB limit (up to 1 MiB above)", s.OOMKills, s.OOMEvents, s.PeakBytes)
 	}
 }
 
