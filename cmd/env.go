@@ -3,10 +3,10 @@ package cmd
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"strings"
 
 	"syncbox/run/container"
+	"syncbox/run/hostfs"
 )
 
 // baseEnv is what every connector gets; nothing else of the runner's
@@ -57,7 +57,10 @@ func buildEnv(envFlags, envFiles []string, lookup func(string) (string, bool)) (
 }
 
 func readEnvFile(path string, set func(k, v string)) error {
-	f, err := os.Open(path)
+	// By the path rule: its content becomes the tenant's environment, so a
+	// link the tenant planted must not make root read another file for it,
+	// and a FIFO must not hang the runner.
+	f, err := hostfs.Open(path)
 	if err != nil {
 		return fmt.Errorf("--env-file: %w", err)
 	}

@@ -434,9 +434,11 @@ func streamConfig(c *cli.Context) (stream.Config, error) {
 		cfg.Keys[stream] = append(cfg.Keys[stream], strings.Split(fields, ",")...)
 	}
 	if d := c.String("rejects-dir"); d != "" {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+		dir, err := hostfs.MkdirAll(d, 0o700)
+		if err != nil {
 			return cfg, usageError("--rejects-dir: %v", err)
 		}
+		dir.Close()
 		cfg.RejectsDir = d
 	}
 	return cfg, nil

@@ -2,18 +2,21 @@ package report
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"syncbox/run/hostfs"
 )
 
 const lastSuccessMetric = "syncbox_run_last_success_timestamp_seconds"
+
+// maxPreviousMetrics bounds the read of the previous metrics file (ours is
+// a few kB).
+const maxPreviousMetrics = 1 << 20
 
 // WriteMetrics writes the run's figures in the Prometheus text exposition
 // format to path (name it *.prom in node_exporter's textfile directory),
@@ -30,9 +33,13 @@ func (r *Report) WriteMetrics(path string) error {
 	if r.Outcome == Succeeded {
 		last = unixSeconds(r)
 	} else {
-		prev, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("write metrics: read previous %s: %w", path, err)
+		// By the path rule, bounded: a FIFO, a link or a huge file planted
+		// at path (a tenant's directory) is nothing to carry over, and is
+		// replaced below like any planted entry; os.ReadFile would block
+		// on a FIFO for ever, holding the run lock.
+		prev, err := hostfs.ReadFile(path, maxPreviousMetrics)
+		if err != nil {
+			prev = nil // none (ENOENT) or none to trust; the write below reports real I/O errors
 		}
 		last = previousLastSuccess(prev, r.Name, r.Tenant)
 	}

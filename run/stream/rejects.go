@@ -2,7 +2,7 @@ package stream
 
 // This file writes rejects: the original bytes of every changed value,
 // dropped record and bad line, one file each, in Config.RejectsDir. The
-// directory is opened once (os.Root) and every file is created in it with
+// directory is resolved once by the path rule (run/hostfs), held open (os.Root) and every file is created in it with
 // O_EXCL (a planted symlink is never followed), so nothing is written
 // outside it. Files and bytes are bounded (Config.MaxRejectFiles,
 // MaxRejectBytes); what does not fit is counted, not written.
@@ -14,6 +14,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"syncbox/run/hostfs"
 )
 
 type rejects struct {
@@ -27,10 +29,15 @@ type rejects struct {
 
 // openRejects creates dir if needed and holds it open.
 func openRejects(dir string, maxFiles, maxBytes int64) (*rejects, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// By the path rule: a link a tenant planted on the way is refused, not
+	// followed (MkdirAll alone would create directories through it).
+	d, err := hostfs.MkdirAll(dir, 0o755)
+	if err != nil {
 		return nil, &OutputError{Output: "rejects", Op: "create dir", Err: err}
 	}
-	root, err := os.OpenRoot(dir)
+	defer d.Close()
+	// The directory just resolved, by its descriptor: not a second lookup.
+	root, err := os.OpenRoot(fmt.Sprintf("/proc/self/fd/%d", d.File().Fd()))
 	if err != nil {
 		return nil, &OutputError{Output: "rejects", Op: "open dir", Err: err}
 	}
