@@ -257,15 +257,6 @@ func (c *Container) Pid() int {
 	return pid
 }
 
-// Signal sends sig to the connector (PID 1 of the container). A PID 1
-// ignores signals it has no handler for, so callers follow up with Kill.
-func (c *Container) Signal(sig os.Signal) error {
-	if c.proc == nil {
-		return nil
-	}
-	return c.proc.Signal(sig)
-}
-
 // Kill kills every process of the container.
 func (c *Container) Kill() error {
 	if c.lc == nil {
