@@ -8,7 +8,8 @@
 // rlimits and cgroup resources, hostlimits.go the share of host-wide tables
 // (open files) one run may take, seccomp.go the syscall allowlist, stdio.go
 // the runner-owned pipes the connector gets instead of the caller's stdio,
-// container.go the process lifecycle, cleanup.go the recovery of runs whose
+// container.go the process lifecycle, signal.go how a stop signal reaches
+// a PID 1 that has no handler for it, cleanup.go the recovery of runs whose
 // runner died, interp.go what an interpreted command (#!, virtualenv,
 // node_modules) needs from the host, cgroupfs.go the container's read-only
 // view of its own cgroup, rwbind.go the ownership rule of writable binds.
