@@ -250,6 +250,11 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		if prog != nil {
 			cfg.Warn = prog
 		}
+		if o.Quiet {
+			// Line warnings are in the report and the flags file; quiet
+			// is one line on failure (the summary) and none on success.
+			cfg.Warn = io.Discard
+		}
 	}
 	sc := stream.New(cfg)
 	pumpDone := make(chan error, 1)
