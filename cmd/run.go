@@ -174,7 +174,7 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		return nil, cleanup, usageError("--cpus %v: must not be negative", o.CPUs)
 	}
 	for _, b := range c.StringSlice("bind") {
-		bind, err := parseBind(b)
+		bind, err := parseBind("--bind", b)
 		if err != nil {
 			return nil, cleanup, usageError("%v", err)
 		}
