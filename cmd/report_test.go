@@ -357,4 +357,21 @@ func TestUsageErrorReportOnlyFromSyncboxFlags(t *testing.T) {
 	if code != 2 || strings.Count(errOut, "syncbox:") != 1 || !strings.Contains(errOut, "--report needs a value") {
 		t.Errorf("--report without a value: exit %d, stderr %q; want exit 2 and one line", code, errOut)
 	}
+	// Go's flag package gives a flag without its value the -- after it:
+	// that used to run the connector and write the report to a file "--".
+	cmd := sb(t, root, "run", "-q", "--name", "ur", "--report", "--", "/bin/true")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "--report needs a value") {
+		t.Errorf("--report --: exit %d (%v), output %q; want exit 2: --report needs a value", cmd.ProcessState.ExitCode(), err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "--")); err == nil {
+		t.Errorf("--report -- wrote a report named --")
+	}
+	rep := filepath.Join(dir, "r.json")
+	if _, errOut, code := runSB(t, root, "", "run", "--report", rep, "--name", "--", "/bin/true"); code != 2 || !strings.Contains(errOut, "--name needs a value") {
+		t.Errorf("--name --: exit %d, stderr %q; want exit 2: --name needs a value", code, errOut)
+	} else if r := readReport(t, rep); r.Outcome != report.UsageError {
+		t.Errorf("--name --: report outcome %s, want usage_error", r.Outcome)
+	}
 }

@@ -86,7 +86,7 @@ func runAction(c *cli.Context) error {
 	if err := checkStdout(); err != nil {
 		return err
 	}
-	o := &run.Options{ReportPath: c.String("report"), MetricsPath: c.String("metrics-file")}
+	o := &run.Options{ReportPath: reportPath(c, "report"), MetricsPath: reportPath(c, "metrics-file")}
 	plan, cleanup, err := prepareRun(c, o)
 	defer cleanup()
 	if err != nil {
@@ -132,6 +132,9 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
+	}
+	if err := swallowedDashDash(c); err != nil {
+		return nil, cleanup, err
 	}
 	args := c.Args().Slice()
 	if len(args) == 0 {

@@ -87,3 +87,35 @@ func isName(cmd *cli.Command, word string) bool {
 	}
 	return false
 }
+
+// swallowedDashDash refuses a flag whose value is the "--" that ends the
+// flags: Go's flag package hands a flag typed without its value the next
+// word, whatever it is, and "--report --" would write the report to a file
+// named "--" and run the connector.
+func swallowedDashDash(c *cli.Context) error {
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		var values []string
+		switch f.(type) {
+		case *cli.StringFlag:
+			values = []string{c.String(name)}
+		case *cli.StringSliceFlag:
+			values = c.StringSlice(name)
+		}
+		for _, v := range values {
+			if v == "--" && c.IsSet(name) {
+				return usageError("%s needs a value: it took the -- that ends the flags (see %s --help)", dashed(name), commandPath(c))
+			}
+		}
+	}
+	return nil
+}
+
+// reportPath is the value of a report flag, or "" when it swallowed the
+// "--" (swallowedDashDash refuses the run; there is no path to write to).
+func reportPath(c *cli.Context, name string) string {
+	if v := c.String(name); v != "--" {
+		return v
+	}
+	return ""
+}
