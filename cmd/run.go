@@ -83,9 +83,6 @@ func runCommand() *cli.Command {
 
 func runAction(c *cli.Context) error {
 	cgroup.Prewarm()
-	if err := checkStdout(); err != nil {
-		return err
-	}
 	o := &run.Options{ReportPath: reportPath(c, "report"), MetricsPath: reportPath(c, "metrics-file")}
 	plan, cleanup, err := prepareRun(c, o)
 	defer cleanup()
@@ -134,6 +131,9 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		}
 	}
 	if err := swallowedDashDash(c); err != nil {
+		return nil, cleanup, err
+	}
+	if err := checkStdout(); err != nil {
 		return nil, cleanup, err
 	}
 	args := c.Args().Slice()
