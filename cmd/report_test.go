@@ -353,6 +353,13 @@ func TestUsageErrorReportOnlyFromSyncboxFlags(t *testing.T) {
 	if _, err := os.Stat(theirs); err == nil {
 		t.Errorf("syncbox wrote %s, the connector's --report", theirs)
 	}
+	typo := filepath.Join(dir, "typo.json")
+	if _, errOut, code := runSB(t, root, "", "run", "--reprot", typo, "--", "/bin/true"); code != 2 {
+		t.Errorf("--reprot: exit %d, want 2 (stderr %q)", code, errOut)
+	}
+	if _, err := os.Stat(typo); err == nil {
+		t.Errorf("syncbox wrote %s, the value of a misspelled flag", typo)
+	}
 	_, errOut, code = runSB(t, root, "", "run", "--name", "ur", "--report")
 	if code != 2 || strings.Count(errOut, "syncbox:") != 1 || !strings.Contains(errOut, "--report needs a value") {
 		t.Errorf("--report without a value: exit %d, stderr %q; want exit 2 and one line", code, errOut)
