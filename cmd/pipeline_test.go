@@ -225,11 +225,11 @@ func TestPipelineTargetOOMIsRetriedWithItsOwnLimit(t *testing.T) {
 func TestClosedStdoutIsAUsageError(t *testing.T) {
 	testenv.RequireRoot(t)
 	root := t.TempDir()
-	state := filepath.Join(root, "state.json")
+	state, rep := filepath.Join(root, "state.json"), filepath.Join(root, "report.json")
 	sh := sb(t, root)
 	sh.Path = "/bin/sh"
 	sh.Args = []string{"sh", "-c", `exec "$@" >&-`, "sh", syncboxBin,
-		"run", "--memory", "64MiB", "--state-file", state, "--", testenv.Connector(t, "tap-demo"), "--records", "10"}
+		"run", "--memory", "64MiB", "--state-file", state, "--report", rep, "--", testenv.Connector(t, "tap-demo"), "--records", "10"}
 	out, err := sh.CombinedOutput()
 	code := 0
 	if ee, ok := err.(interface{ ExitCode() int }); ok {
@@ -240,6 +240,10 @@ func TestClosedStdoutIsAUsageError(t *testing.T) {
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Errorf("a state file was written for a run that delivered nothing: %v", err)
+	}
+	// Like every usage error, it replaces the last report.
+	if r := readReport(t, rep); r.Outcome != report.UsageError || !strings.Contains(r.Error, "stdout") {
+		t.Errorf("report: outcome %s error %q; want usage_error about stdout", r.Outcome, r.Error)
 	}
 }
 

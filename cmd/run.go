@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -82,10 +83,7 @@ func runCommand() *cli.Command {
 
 func runAction(c *cli.Context) error {
 	cgroup.Prewarm()
-	if err := checkStdout(); err != nil {
-		return err
-	}
-	o := &run.Options{ReportPath: c.String("report"), MetricsPath: c.String("metrics-file")}
+	o := &run.Options{ReportPath: reportPath(c, "report"), MetricsPath: reportPath(c, "metrics-file")}
 	plan, cleanup, err := prepareRun(c, o)
 	defer cleanup()
 	if err != nil {
@@ -94,7 +92,11 @@ func runAction(c *cli.Context) error {
 		// holds the lock: the report path is that run's.
 		var held *exitError
 		if !errors.As(err, &held) || held.code != report.ExitAlreadyRunning {
-			writeFailureReport(c, o, err)
+			// The identity as typed, where the error came before it was read.
+			o.RunID = cmp.Or(o.RunID, c.String("run-id"))
+			o.Name = cmp.Or(o.Name, c.String("name"))
+			o.Tenant = cmp.Or(o.Tenant, c.String("tenant"))
+			writeFailureReport(o, c.Args().Slice(), err)
 		}
 		return err
 	}
@@ -127,6 +129,12 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
+	}
+	if err := swallowedDashDash(c); err != nil {
+		return nil, cleanup, err
+	}
+	if err := checkStdout(); err != nil {
+		return nil, cleanup, err
 	}
 	args := c.Args().Slice()
 	if len(args) == 0 {
@@ -169,7 +177,7 @@ func prepareRun(c *cli.Context, o *run.Options) (plan *memoryPlan, cleanup func(
 		return nil, cleanup, usageError("--cpus %v: must not be negative", o.CPUs)
 	}
 	for _, b := range c.StringSlice("bind") {
-		bind, err := parseBind(b)
+		bind, err := parseBind("--bind", b)
 		if err != nil {
 			return nil, cleanup, usageError("%v", err)
 		}
@@ -336,9 +344,12 @@ func checkStdout() error {
 	return nil
 }
 
-// writeFailureReport writes a report for a run that ended before it
-// started, when one was asked for.
-func writeFailureReport(c *cli.Context, o *run.Options, err error) {
+// writeFailureReport writes a report, and metrics, for a run that ended
+// before it started, when they were asked for: they must say what happened
+// to this run, never stand as an older run's success. o carries the paths
+// and whatever of the run's identity was known; the rest is made up here
+// (a run id of its own; a name from the command, for the metrics' label).
+func writeFailureReport(o *run.Options, command []string, err error) {
 	if o.ReportPath == "" && o.MetricsPath == "" {
 		return
 	}
@@ -353,11 +364,21 @@ func writeFailureReport(c *cli.Context, o *run.Options, err error) {
 			outcome = e.Outcome
 		}
 	}
-	r := report.New(o.RunID, o.Name, o.Tenant, c.Args().Slice())
+	runID, name := o.RunID, o.Name
+	if runID == "" {
+		runID = run.NewRunID()
+	}
+	if name == "" {
+		name = "connector"
+		if len(command) > 0 {
+			name = defaultName(command, o.Binds)
+		}
+	}
+	r := report.New(runID, name, o.Tenant, command)
 	r.StartedAt = time.Now().UTC()
 	r.EndedAt = r.StartedAt
 	r.Outcome, r.ExitCode, r.Error = outcome, code, err.Error()
-	if o.MetricsPath != "" && o.Name != "" {
+	if o.MetricsPath != "" {
 		if werr := r.WriteMetrics(o.MetricsPath); werr != nil {
 			fmt.Fprintf(os.Stderr, "syncbox: %v\n", werr)
 		}

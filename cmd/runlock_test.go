@@ -157,3 +157,28 @@ echo '{"type":"STATE","value":{"n":'$n'}}'`
 		t.Errorf("state after %d runs: %s %v; want n=20", runs, b, err)
 	}
 }
+
+// A run stopped because another connector's run holds its --state-file
+// says that, once: it used to say first "did not run: another run of it is
+// in progress" (wrong: nothing of its own name runs), then the truth.
+func TestSharedStateFileIsTheOneReasonGiven(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := t.TempDir()
+	state := filepath.Join(root, "state.json")
+	holder, _, _ := startRun(t, root, fmt.Sprintf("holder-%d", os.Getpid()), "--name", "L1", "--stop-timeout", "200ms", "--state-file", state, "--", "/bin/sh", "-c", holdScript)
+	for _, quiet := range []bool{false, true} {
+		args := []string{"run", "--name", "L2", "--memory", "64MiB", "--state-file", state, "--", "/bin/true"}
+		if quiet {
+			args = append([]string{"run", "-q"}, args[1:]...)
+		}
+		_, stderr, code := runSB(t, root, "", args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 8 || len(lines) != 1 || !strings.HasPrefix(lines[0], "syncbox: ") ||
+			!strings.Contains(lines[0], "state file "+state+" is in use by another run") || !strings.Contains(lines[0], "L2") ||
+			strings.Contains(lines[0], "in progress") || strings.Contains(lines[0], "ended (") {
+			t.Errorf("quiet=%v: exit %d, stderr %q; want exit 8 and one line: L2's state file is in use", quiet, code, stderr)
+		}
+	}
+	holder.Process.Signal(syscall.SIGTERM)
+	exitOf(t, holder)
+}

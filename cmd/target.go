@@ -62,9 +62,9 @@ func targetOptions(c *cli.Context, o *run.Options) (*run.Target, error) {
 		return nil, usageError("--target-network: %v", err)
 	}
 	for _, b := range c.StringSlice("target-bind") {
-		bind, err := parseBind(b)
+		bind, err := parseBind("--target-bind", b)
 		if err != nil {
-			return nil, usageError("--target-bind: %v", strings.TrimPrefix(err.Error(), "--bind "))
+			return nil, usageError("%v", err)
 		}
 		t.Binds = append(t.Binds, bind)
 	}

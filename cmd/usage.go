@@ -24,8 +24,17 @@ var (
 // typed, to echo a flag the way the user wrote it.
 type usageErrors struct{ args []string }
 
-// onUsageError turns a flag-parsing error of command c into a usage error.
+// onUsageError turns a flag-parsing error of command c into a usage error;
+// for run, also its report.
 func (u usageErrors) onUsageError(c *cli.Context, err error, _ bool) error {
+	uerr := u.message(c, err)
+	if c.Command != nil && c.Command.Name == "run" {
+		u.reportUsageError(c.Command, uerr)
+	}
+	return uerr
+}
+
+func (u usageErrors) message(c *cli.Context, err error) error {
 	where := commandPath(c)
 	msg := err.Error()
 	switch {

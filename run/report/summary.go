@@ -19,6 +19,13 @@ func (r *Report) Summary(w io.Writer) {
 	if name == "" {
 		name = r.RunID
 	}
+	if r.Outcome == AlreadyRunning && r.Error != "" {
+		// What the other run holds (a state file of another name) is the
+		// whole story: "another run of it" would be wrong, and nothing of
+		// this run ran to describe.
+		fmt.Fprintln(w, r.QuietLine())
+		return
+	}
 	var lines []string
 	switch r.Outcome {
 	case SetupFailed, BudgetUnavailable, AlreadyRunning:
@@ -222,6 +229,11 @@ func (r *Report) QuietLine() string {
 		return fmt.Sprintf("syncbox: %s could not be started: %s; syncbox doctor checks this host", name, why)
 	case BudgetUnavailable:
 		return fmt.Sprintf("syncbox: %s did not run: %s; see syncbox ps for what holds the budget", name, why)
+	case AlreadyRunning:
+		if why != "" {
+			return fmt.Sprintf("syncbox: %s: %s", name, why)
+		}
+		return fmt.Sprintf("syncbox: %s %s", name, outcomeVerb(r.Outcome))
 	case Interrupted:
 		return fmt.Sprintf("syncbox: %s was interrupted; rerun to resume from the last checkpoint", name)
 	case OutputFailed:
