@@ -201,6 +201,7 @@ func runAttempt(ctx context.Context, o *Options, in attemptInput) *attemptResult
 		*a.target = *tgt.res
 		if err != nil {
 			w.Close()
+			a.failedIn = "target"
 			return a.setup(fmt.Errorf("target: %w", err))
 		}
 		// Only the target holds the read end now: once it exits or closes

@@ -29,7 +29,7 @@ func (r *Report) Summary(w io.Writer) {
 	var lines []string
 	switch r.Outcome {
 	case SetupFailed, BudgetUnavailable, AlreadyRunning:
-		lines = append(lines, fmt.Sprintf("syncbox: %s %s", name, outcomeVerb(r.Outcome)))
+		lines = append(lines, fmt.Sprintf("syncbox: %s %s", r.failedName(name), outcomeVerb(r.Outcome)))
 	default:
 		lines = append(lines, fmt.Sprintf("syncbox: %s %s in %s: %s; %s",
 			name, outcomeVerb(r.Outcome), formatDuration(r.DurationSeconds), r.recordsPhrase(), r.memoryPhrase()))
@@ -226,7 +226,7 @@ func (r *Report) QuietLine() string {
 	case PolicyStopped:
 		return fmt.Sprintf("syncbox: %s was stopped by policy: %s; the flags file or report has the line", name, why)
 	case SetupFailed:
-		return fmt.Sprintf("syncbox: %s could not be started: %s; syncbox doctor checks this host", name, why)
+		return fmt.Sprintf("syncbox: %s could not be started: %s; syncbox doctor checks this host", r.failedName(name), why)
 	case BudgetUnavailable:
 		return fmt.Sprintf("syncbox: %s did not run: %s; see syncbox ps for what holds the budget", name, why)
 	case AlreadyRunning:
@@ -243,4 +243,13 @@ func (r *Report) QuietLine() string {
 		return fmt.Sprintf("syncbox: %s ended (%s): %s", name, r.Outcome, why)
 	}
 	return fmt.Sprintf("syncbox: %s ended (%s)", name, r.Outcome)
+}
+
+// failedName is who the outcome is about: name, or "name's target T"
+// when the last attempt failed in the target.
+func (r *Report) failedName(name string) string {
+	if n := len(r.Attempts); n > 0 && r.Attempts[n-1].FailedIn == "target" && r.Target != nil {
+		return fmt.Sprintf("%s's target %s", name, r.Target.Name)
+	}
+	return name
 }

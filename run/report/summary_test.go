@@ -40,6 +40,12 @@ func TestQuietLineSaysWhatHappenedAndWhatToDo(t *testing.T) {
 	setup.Outcome, setup.Error = SetupFailed, "create container: pivot_root: EBUSY\nmore"
 	ok := New("r", "tap", "", nil)
 	ok.Outcome = Succeeded
+	// A target that could not be started is named as the target, not the
+	// tap ("tap could not be started: target: ..." pointed at the tap).
+	tgtSetup := New("r", "tap", "", nil)
+	tgtSetup.Outcome, tgtSetup.Error = SetupFailed, "target: create container: pin bind source"
+	tgtSetup.Target = &Target{Name: "target-file"}
+	tgtSetup.Attempts = []Attempt{{Outcome: SetupFailed, FailedIn: "target"}}
 	for _, c := range []struct {
 		r    *Report
 		want []string
@@ -48,6 +54,7 @@ func TestQuietLineSaysWhatHappenedAndWhatToDo(t *testing.T) {
 		{failed, []string{"tap failed", "exited with code 2"}},
 		{timedOut, []string{"timed out after 5m0s", "--timeout"}},
 		{setup, []string{"could not be started: create container: pivot_root: EBUSY;", "syncbox doctor"}},
+		{tgtSetup, []string{"syncbox: tap's target target-file could not be started: target: create container"}},
 	} {
 		l := c.r.QuietLine()
 		if strings.Contains(l, "\n") {
