@@ -121,10 +121,14 @@
 //
 // # Streams
 //
-// A stream is (namespace, name): Airbyte's record.namespace, if a string,
-// and the name; Singer streams have no namespace. Stats.ByStream, Config.Keys
-// and the flags say "namespace.name" where a namespace is set (flags: the
-// raw "stream" and "namespace" members). Names shown in Stats and warnings
+// A stream is (namespace, name), both decoded: Airbyte's record.namespace,
+// if a string, and the name; Singer streams have no namespace. "s" and
+// "\u0073" are one stream: the same key properties (SCHEMA or
+// Config.Keys), record numbers and counts, whichever spelling each message
+// uses. Stats.ByStream, Config.Keys and the flags say "namespace.name"
+// where a namespace is set (flags: the "stream" and "namespace" members raw,
+// as that line spells them; the record number counts the decoded stream).
+// Names shown in Stats and warnings
 // are decoded and made safe for a terminal: control, C1, bidi and other
 // invisible format characters and invalid UTF-8 are written as \uXXXX /
 // \xNN (a name from the input never reaches a terminal as it is).
