@@ -60,6 +60,9 @@ func (s *Scanner) handleLine(ld lineData, tokErr error, nl bool) error {
 	if vals[0].kind != kObject {
 		return s.badLine("not a JSON object")
 	}
+	if f := s.tok.rootFault; f.name != "" {
+		return s.badLine(f.reason(""))
+	}
 	m := s.members()
 	var typ []byte
 	if m.typ >= 0 && vals[m.typ].kind == kString && vals[m.typ].end-vals[m.typ].start <= 40 {
@@ -122,6 +125,9 @@ func (s *Scanner) dispatch(m *message, typ []byte) error {
 		case proto != Airbyte && singer:
 			return s.recordLine(m, false)
 		case proto != Singer && airbyte:
+			if f := s.tok.recFault; f.name != "" {
+				return s.badLine(f.reason("record."))
+			}
 			return s.recordLine(m, true)
 		}
 		return s.badLine(fmt.Sprintf("RECORD message without the %s fields", s.shapeName()))
