@@ -119,10 +119,11 @@
 // or spells one with escapes, is a bad line too ("duplicate member
 // \"record\"", "member \"type\" written with escapes"): the policy checks
 // one copy, and a consumer that keeps the first, or decodes the key, would
-// get another. The members are type, stream, record, value, state, meta,
-// key_properties and trace at the root, and for an Airbyte RECORD
-// record.stream, namespace, data and meta (members.go). Any other member
-// may repeat (a Singer payload's repeated fields are each checked). In
+// get another (or not see the lineage). The members are type, stream,
+// record, value, state, meta, key_properties and trace at the root; for a
+// Singer RECORD meta.changes; for an Airbyte RECORD record.stream,
+// namespace, data, meta and record.meta.changes (members.go). Any other
+// member may repeat (a Singer payload's repeated fields are each checked). In
 // Auto mode, any valid JSON object whose type
 // is unknown passes through. Singer BATCH messages are counted (Batches);
 // Airbyte DESTINATION_CATALOG is known; the first Airbyte TRACE of type

@@ -31,12 +31,15 @@ func TestDuplicateMembersAreBadLines(t *testing.T) {
 		{"value", Singer, `{"type":"STATE","value":{"a":1},"value":{"a":2}}` + "\n", `duplicate member \"value\"`},
 		{"key_properties", Singer, `{"type":"SCHEMA","stream":"s","schema":{},"key_properties":["id"],"key_properties":[]}` + "\n", `duplicate member \"key_properties\"`},
 		{"meta", Singer, `{"type":"RECORD","stream":"s","record":{"a":1},"meta":{},"meta":{}}` + "\n", `duplicate member \"meta\"`},
+		{"meta.changes", Auto, `{"type":"RECORD","stream":"s","record":{"a":` + big + `},"meta":{"changes":[],"changes":[]}}` + "\n", `duplicate member \"meta.changes\"`},
+		{"escaped meta.changes", Singer, `{"type":"RECORD","stream":"s","record":{"a":` + big + `},"meta":{"ch\u0061nges":[]}}` + "\n", `member \"meta.changes\" written with escapes`},
 		{"escaped record", Auto, `{"type":"RECORD","stream":"s","record":{"a":1},"rec\u006frd":{"a":` + big + `}}` + "\n", `member \"record\" written with escapes`},
 		{"escaped type alone", Auto, `{"t\u0079pe":"RECORD","stream":"s","record":{"a":` + big + `}}` + "\n", `member \"type\" written with escapes`},
 		{"airbyte data", Airbyte, abRec(`"data":{"a":` + big + `},"data":{"a":1}`), `duplicate member \"record.data\"`},
 		{"airbyte stream", Auto, abRec(`"data":{"a":1},"stream":"t"`), `duplicate member \"record.stream\"`},
 		{"airbyte namespace", Airbyte, abRec(`"namespace":"a","data":{"a":1},"namespace":"b"`), `duplicate member \"record.namespace\"`},
 		{"airbyte meta", Airbyte, abRec(`"data":{"a":1},"meta":{},"meta":{"changes":[]}`), `duplicate member \"record.meta\"`},
+		{"airbyte meta.changes", Airbyte, abRec(`"data":{"a":` + big + `},"meta":{"changes":[{"field":"b"}],"changes":[]}`), `duplicate member \"record.meta.changes\"`},
 		{"airbyte escaped data", Airbyte, abRec(`"data":{"a":1},"d\u0061ta":{"a":` + big + `}`), `member \"record.data\" written with escapes`},
 	}
 	for _, tc := range tests {
@@ -70,6 +73,7 @@ func TestDuplicateMembersAreBadLines(t *testing.T) {
 // fields (each one is checked), record.data's fields, unread members.
 func TestRepeatedUnreadMembersPass(t *testing.T) {
 	in := `{"type":"RECORD","stream":"s","record":{"data":1,"data":2,"stream":"x","stream":"y"},"time_extracted":"a","time_extracted":"b"}` + "\n" +
+		`{"type":"RECORD","stream":"s","record":{"meta":{"changes":1,"changes":2}},"meta":{"changes":[],"other":1,"other":2}}` + "\n" +
 		`{"type":"RECORD","record":{"stream":"s","data":{"a":1,"a":2},"emitted_at":1,"emitted_at":2}}` + "\n" +
 		`{"type":"SCHEMA","stream":"s","schema":{},"schema":{},"key_properties":[]}` + "\n"
 	r := scan(t, Config{MaxFieldSize: 1000}, in)
@@ -90,5 +94,27 @@ func TestDuplicateBeyondRecordedMembers(t *testing.T) {
 	r := scan(t, Config{MaxFieldSize: 1000}, b.String())
 	if r.stats.InvalidLines != 1 || r.out != "" || !strings.Contains(r.warn, `duplicate member "record"`) {
 		t.Fatalf("stats %+v out %.100q warn %s", r.stats, r.out, r.warn)
+	}
+}
+
+// readIndex's switch and the readMembers table name the same members.
+func TestReadIndexMatchesReadMembers(t *testing.T) {
+	for role := range readMembers {
+		for i, n := range readMembers[role] {
+			if got := readIndex(byte(role), []byte(n)); got != i {
+				t.Errorf("role %d %q: index %d, want %d", role, n, got, i)
+			}
+		}
+		for _, n := range []string{"", "x", "typ", "types", "records", "Type", "change", "data "} {
+			if got := readIndex(byte(role), []byte(n)); got >= 0 {
+				t.Errorf("role %d %q: index %d, want none", role, n, got)
+			}
+		}
+	}
+	// Each role's names fit its seen bits.
+	for role, names := range readMembers {
+		if len(names) > 16 {
+			t.Errorf("role %d: %d names, at most 16 fit", role, len(names))
+		}
 	}
 }

@@ -147,9 +147,9 @@ type tokenizer struct {
 	overflow bool // vals or bigs were capped
 
 	// Read members the line repeats or escapes (members.go): every member
-	// of the root and of the root's "record" is seen, recorded or not.
-	seenRoot, seenRec   uint16
-	rootFault, recFault memberFault
+	// of an object with a role is seen, recorded or not.
+	seen   [len(readMembers)]uint16
+	faults memberFaults
 
 	chunk []byte // current chunk and its line offset
 	base  int64
@@ -159,7 +159,7 @@ type tokenizer struct {
 func (t *tokenizer) reset(src byteSource) {
 	t.state, t.nstate, t.isKey, t.ucount, t.litPos = sValue, 0, false, 0, 0
 	t.rootRec, t.started, t.overflow = false, false, false
-	t.seenRoot, t.seenRec, t.rootFault, t.recFault = 0, 0, memberFault{}, memberFault{}
+	t.seen, t.faults = [len(readMembers)]uint16{}, memberFaults{}
 	t.stack = t.stack[:0]
 	t.vals = t.vals[:0]
 	t.bigs = t.bigs[:0]
@@ -583,8 +583,8 @@ func (t *tokenizer) setKey(start, end int64) {
 		return
 	}
 	key := t.bytesAt(start+1, end)
-	if f.role == roleRoot || f.role == roleRecord {
-		t.noteMember(f.role, key)
+	if n := len(key); n < 32 && nameLens[f.role]>>n&1 != 0 || n >= minEscName && n <= maxEscName && nameLens[f.role] != 0 {
+		t.noteMember(f.role, key) // the length may be a read member's
 	}
 	role, rec := keyRole(f.role, key)
 	f.rec, f.krole = rec || t.full, role
