@@ -60,6 +60,9 @@ func (s *Scanner) handleLine(ld lineData, tokErr error, nl bool) error {
 	if vals[0].kind != kObject {
 		return s.badLine("not a JSON object")
 	}
+	if f := s.tok.faults[roleRoot]; f.name != "" {
+		return s.badLine(f.reason(roleRoot))
+	}
 	m := s.members()
 	var typ []byte
 	if m.typ >= 0 && vals[m.typ].kind == kString && vals[m.typ].end-vals[m.typ].start <= 40 {
@@ -120,8 +123,16 @@ func (s *Scanner) dispatch(m *message, typ []byte) error {
 		airbyte := s.isKind(m.record, kObject) && s.isKind(m.rData, kObject) && s.isKind(m.rStream, kString)
 		switch {
 		case proto != Airbyte && singer:
+			if f := s.tok.faults[roleMeta]; f.name != "" {
+				return s.badLine(f.reason(roleMeta))
+			}
 			return s.recordLine(m, false)
 		case proto != Singer && airbyte:
+			for _, role := range [...]byte{roleRecord, roleRecMeta} {
+				if f := s.tok.faults[role]; f.name != "" {
+					return s.badLine(f.reason(role))
+				}
+			}
 			return s.recordLine(m, true)
 		}
 		return s.badLine(fmt.Sprintf("RECORD message without the %s fields", s.shapeName()))

@@ -16,7 +16,8 @@
 // objects, and every string or number under "record" larger than the field
 // limit, with its path) and its in-memory fast path; both take the members
 // they track from one table (memberKeys) and strings from one scanner
-// (scanstr.go). classify.go decides
+// (scanstr.go); members.go notes the read members a line repeats or
+// escapes. classify.go decides
 // what a line is (message type, protocol, stream) and handles the messages
 // that are not records; streams.go is the bounded stream table; policy.go
 // applies the size limits to a record and plans the edits; truncate.go
@@ -114,17 +115,30 @@
 // warned with its line number, byte offset and first 200 bytes (quoted),
 // counted in InvalidLines, flagged with its offset, written whole to
 // RejectsDir as invalid.line<N>.json, and never forwarded. Strict makes the
-// first one a *PolicyError. In Auto mode, any valid JSON object whose type
+// first one a *PolicyError. A message that repeats a member syncbox reads,
+// or spells one with escapes, is a bad line too ("duplicate member
+// \"record\"", "member \"type\" written with escapes"): the policy checks
+// one copy, and a consumer that keeps the first, or decodes the key, would
+// get another (or not see the lineage). The members are type, stream,
+// record, value, state, meta, key_properties and trace at the root; for a
+// Singer RECORD meta.changes; for an Airbyte RECORD record.stream,
+// namespace, data, meta and record.meta.changes (members.go). Any other
+// member may repeat (a Singer payload's repeated fields are each checked). In
+// Auto mode, any valid JSON object whose type
 // is unknown passes through. Singer BATCH messages are counted (Batches);
 // Airbyte DESTINATION_CATALOG is known; the first Airbyte TRACE of type
 // ERROR is kept in Stats.TraceError (message and failure_type).
 //
 // # Streams
 //
-// A stream is (namespace, name): Airbyte's record.namespace, if a string,
-// and the name; Singer streams have no namespace. Stats.ByStream, Config.Keys
-// and the flags say "namespace.name" where a namespace is set (flags: the
-// raw "stream" and "namespace" members). Names shown in Stats and warnings
+// A stream is (namespace, name), both decoded: Airbyte's record.namespace,
+// if a string, and the name; Singer streams have no namespace. "s" and
+// "\u0073" are one stream: the same key properties (SCHEMA or
+// Config.Keys), record numbers and counts, whichever spelling each message
+// uses. Stats.ByStream, Config.Keys and the flags say "namespace.name"
+// where a namespace is set (flags: the "stream" and "namespace" members raw,
+// as that line spells them; the record number counts the decoded stream).
+// Names shown in Stats and warnings
 // are decoded and made safe for a terminal: control, C1, bidi and other
 // invisible format characters and invalid UTF-8 are written as \uXXXX /
 // \xNN (a name from the input never reaches a terminal as it is).

@@ -64,9 +64,12 @@ func (rc *recordCtx) flag(vi *violation, action, file string) error {
 	if !s.flagRoom() {
 		return nil
 	}
-	b := fmt.Appendf(s.flagBuf[:0], `{"line":%d,"offset":%d,"stream":"%s",`, s.lineNo, s.lineOff, rc.si.raw)
-	if rc.si.ns != "" {
-		b = fmt.Appendf(b, `"namespace":"%s",`, rc.si.ns)
+	// The stream and namespace as this line spells them (the record
+	// number counts the decoded stream).
+	b := fmt.Appendf(s.flagBuf[:0], `{"line":%d,"offset":%d,"stream":"`, s.lineNo, s.lineOff)
+	b = append(append(b, rc.ld.slice(s.curName.start, s.curName.end)...), `",`...)
+	if s.curNS.end > s.curNS.start {
+		b = append(append(append(b, `"namespace":"`...), rc.ld.slice(s.curNS.start, s.curNS.end)...), `",`...)
 	}
 	measure := "json" // serialized bytes
 	if vi.utf8 {

@@ -34,6 +34,7 @@ type lineResult struct {
 	started    bool
 	overflow   bool
 	nv, nb, np int // ends of its vals, bigs and paths
+	faults     memberFaults
 }
 
 type helper struct {
@@ -85,7 +86,7 @@ func (h *helper) tokenize(b []byte) {
 		h.bigs = append(h.bigs, h.tok.bigs...)
 		h.paths = append(h.paths, h.tok.paths...)
 		h.lines = append(h.lines, lineResult{end: end, err: err, started: h.tok.started, overflow: h.tok.overflow,
-			nv: len(h.vals), nb: len(h.bigs), np: len(h.paths)})
+			nv: len(h.vals), nb: len(h.bigs), np: len(h.paths), faults: h.tok.faults})
 		start = end + 1
 	}
 }
@@ -137,6 +138,7 @@ func (s *Scanner) block(b, next []byte, src io.Reader) (n int, rerr, err error) 
 		t.bigs = h.bigs[b0:lr.nb:lr.nb]
 		t.paths = h.paths[p0:lr.np:lr.np]
 		t.started, t.overflow = lr.started, lr.overflow
+		t.faults = lr.faults
 		if err := s.handleLine(&s.mem, lr.err, true); err != nil {
 			return 0, nil, err // a pending Read is abandoned: Run stops
 		}

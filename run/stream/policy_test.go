@@ -452,6 +452,10 @@ func TestParallelMatchesSerial(t *testing.T) {
 			in.WriteString(`{"type":"RECORD","stream":"users","record":{"id":` + fmt.Sprint(i) + `,"blob":"` + strings.Repeat("z", 3000) + `","o":{"k":["` + strings.Repeat("y", 2000) + `"]}}}` + "\n")
 		case 13:
 			in.WriteString(`{"type":"RECORD","record":{"stream":"ab","data":{"id":1,"v":"` + strings.Repeat("é", 1500) + `"},"meta":{"changes":[]}}}` + "\n")
+		case 17:
+			in.WriteString(`{"type":"RECORD","stream":"users","record":{"id":1},"record":{"id":2}}` + "\n")
+		case 19:
+			in.WriteString(`{"type":"RECORD","record":{"stream":"ab","data":{"id":1},"data":{"id":2}}}` + "\n")
 		}
 	}
 	run := func(serial bool) (string, string, string, Stats) {
@@ -470,7 +474,8 @@ func TestParallelMatchesSerial(t *testing.T) {
 	if o1 != o2 || f1 != f2 || w1 != w2 || !reflect.DeepEqual(s1, s2) {
 		t.Fatalf("parallel differs from serial:\n%+v\n%+v", s1, s2)
 	}
-	if s1.InvalidLines == 0 || s1.Flagged == 0 || s1.States == 0 || s1.EmptyLines == 0 {
+	if s1.InvalidLines == 0 || s1.Flagged == 0 || s1.States == 0 || s1.EmptyLines == 0 ||
+		!strings.Contains(w1, `duplicate member "record"`) || !strings.Contains(w1, `duplicate member "record.data"`) {
 		t.Fatalf("test input too tame: %+v", s1)
 	}
 	mustValidLines(t, o1)

@@ -283,7 +283,7 @@ type Scanner struct {
 	flagBuf, keysBuf  []byte
 	keyBuf            []byte
 	errStreams        error
-	nsBuf             []byte
+	curName, curNS    span // the current message's stream name and namespace (raw content; curNS empty if none)
 
 	mu sync.Mutex
 	st Stats
@@ -325,7 +325,8 @@ func (s *Scanner) Snapshot() Stats {
 	st := s.st
 	st.ByStream = make(map[string]StreamStats, len(s.streams))
 	for _, si := range s.streams {
-		// Two spellings of one name ("a", "\u0061") are one stream here.
+		// Two streams may share a display name (an ESC byte and the text
+		// "\u001B" are both shown as \u001B): one entry, counts summed.
 		ss := st.ByStream[si.display]
 		st.ByStream[si.display] = StreamStats{Records: ss.Records + si.records, Bytes: ss.Bytes + si.bytes}
 	}

@@ -1,15 +1,20 @@
 package stream
 
 // This file is the stream table: one entry per stream identity (Airbyte:
-// namespace and name; Singer: name), with its key properties and counts.
+// namespace and name; Singer: name; decoded, whatever the escapes), with
+// its key properties and counts.
 // The table is bounded (Config.MaxStreams entries, maxTableBytes of names
 // and keys); a line that would add a stream beyond it is a bad line, and a
 // stream name or namespace longer than maxNameBytes is a bad line too.
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 const (
@@ -18,8 +23,7 @@ const (
 )
 
 type streamInfo struct {
-	raw     string              // name as written (JSON string content)
-	ns      string              // namespace as written, "" if none
+	key     string              // table key: decoded namespace and name (streamKey)
 	display string              // "namespace.name" decoded and made safe (safeText)
 	keys    map[string]struct{} // decoded key property names
 	keyCost int64
@@ -28,28 +32,35 @@ type streamInfo struct {
 }
 
 // stream returns the stream of a message whose name is the string value
-// name and namespace ns (nil or not a string: none).
+// name and namespace ns (nil or not a string: none). One stream is one
+// decoded (namespace, name): "s" and "\u0073" are the same stream, with
+// the same key properties and record numbers. It remembers where the
+// line spells them (s.curName, s.curNS) for the flags.
 func (s *Scanner) stream(name, ns *val) (*streamInfo, error) {
 	if n := name.end - name.start - 2; n > maxNameBytes {
 		return nil, fmt.Errorf("stream name of %d bytes is longer than %d bytes", n, maxNameBytes)
 	}
-	raw := s.ld.slice(name.start+1, name.end-1)
+	s.curName, s.curNS = span{name.start + 1, name.end - 1}, span{}
 	var rawNS []byte
 	if ns != nil && ns.kind == kString {
 		if n := ns.end - ns.start - 2; n > maxNameBytes {
 			return nil, fmt.Errorf("stream namespace of %d bytes is longer than %d bytes", n, maxNameBytes)
 		}
-		// Copied: raw may be the spool's read buffer, which the next slice reuses.
-		rawNS = append(s.nsBuf[:0], s.ld.slice(ns.start+1, ns.end-1)...)
-		s.nsBuf = rawNS
-		raw = s.ld.slice(name.start+1, name.end-1)
+		s.curNS = span{ns.start + 1, ns.end - 1}
+		// Decoded into the key buffer first: raw may be the spool's read
+		// buffer, which the next slice reuses.
+		rawNS = s.ld.slice(s.curNS.start, s.curNS.end)
 	}
-	if l := s.last; l != nil && l.raw == string(raw) && l.ns == string(rawNS) {
+	// The key is namespace, name (both decoded) and the namespace's length
+	// in two bytes: a decoded name may hold any byte, NUL included.
+	kb := appendUnescaped(s.keyBuf[:0], rawNS)
+	nsLen := len(kb)
+	kb = appendUnescaped(kb, s.ld.slice(s.curName.start, s.curName.end))
+	kb = binary.BigEndian.AppendUint16(kb, uint16(nsLen))
+	s.keyBuf = kb
+	if l := s.last; l != nil && l.key == string(kb) {
 		return l, nil
 	}
-	// The key is namespace NUL name: no raw JSON string holds a NUL byte.
-	kb := append(append(append(s.keyBuf[:0], rawNS...), 0), raw...)
-	s.keyBuf = kb
 	if si := s.streams[string(kb)]; si != nil {
 		s.last = si
 		return si, nil
@@ -61,12 +72,12 @@ func (s *Scanner) stream(name, ns *val) (*streamInfo, error) {
 		return nil, s.errStreams
 	}
 	key := string(kb)
-	name0, ns0 := unescape(raw), unescape(rawNS)
+	ns0, name0 := key[:nsLen], key[nsLen:len(key)-2]
 	full := name0
 	if ns0 != "" {
 		full = ns0 + "." + name0
 	}
-	si := &streamInfo{raw: string(raw), ns: string(rawNS), display: safeTextN(full, 2*maxNameBytes+1)}
+	si := &streamInfo{key: key, display: safeTextN(full, 2*maxNameBytes+1)}
 	cost := int64(len(key) + len(si.display) + 64)
 	if s.tableBytes+cost > maxTableBytes {
 		return nil, fmt.Errorf("stream table full (%d bytes of stream names)", maxTableBytes)
@@ -89,6 +100,63 @@ func (s *Scanner) stream(name, ns *val) (*streamInfo, error) {
 	s.mu.Unlock()
 	s.last = si
 	return si, nil
+}
+
+// appendUnescaped appends raw JSON string content decoded: escapes become
+// the bytes they stand for (a lone surrogate as its generalized UTF-8
+// sequence, so that it stays distinct from U+FFFD); every other byte is
+// copied, invalid UTF-8 included. Content without a backslash is copied
+// as it is, which is the common case.
+func appendUnescaped(b, raw []byte) []byte {
+	for {
+		i := bytes.IndexByte(raw, '\\')
+		if i < 0 || i+1 >= len(raw) {
+			return append(b, raw...)
+		}
+		b = append(b, raw[:i]...)
+		raw = raw[i:]
+		if raw[1] != 'u' || len(raw) < 6 {
+			b = append(b, unescapeByte(raw[1]))
+			raw = raw[2:]
+			continue
+		}
+		cp := hex4(raw[2:6])
+		if cp < 0 { // not valid JSON; kept as written
+			b = append(b, raw[:6]...)
+			raw = raw[6:]
+			continue
+		}
+		raw = raw[6:]
+		if cp >= 0xd800 && cp < 0xdc00 && len(raw) >= 6 && raw[0] == '\\' && raw[1] == 'u' {
+			if lo := hex4(raw[2:6]); lo >= 0xdc00 && lo < 0xe000 {
+				b = utf8.AppendRune(b, utf16.DecodeRune(rune(cp), rune(lo)))
+				raw = raw[6:]
+				continue
+			}
+		}
+		if cp >= 0xd800 && cp < 0xe000 {
+			b = append(b, 0xe0|byte(cp>>12), 0x80|byte(cp>>6)&0x3f, 0x80|byte(cp)&0x3f)
+			continue
+		}
+		b = utf8.AppendRune(b, rune(cp))
+	}
+}
+
+// unescapeByte is the byte a one-character JSON escape \c stands for.
+func unescapeByte(c byte) byte {
+	switch c {
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	}
+	return c // \" \\ \/
 }
 
 // setKeys sets a stream's key properties (decoded names), within the

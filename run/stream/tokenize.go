@@ -146,6 +146,11 @@ type tokenizer struct {
 	paths    []byte
 	overflow bool // vals or bigs were capped
 
+	// Read members the line repeats or escapes (members.go): every member
+	// of an object with a role is seen, recorded or not.
+	seen   [len(readMembers)]uint16
+	faults memberFaults
+
 	chunk []byte // current chunk and its line offset
 	base  int64
 	src   byteSource
@@ -154,6 +159,7 @@ type tokenizer struct {
 func (t *tokenizer) reset(src byteSource) {
 	t.state, t.nstate, t.isKey, t.ucount, t.litPos = sValue, 0, false, 0, 0
 	t.rootRec, t.started, t.overflow = false, false, false
+	t.seen, t.faults = [len(readMembers)]uint16{}, memberFaults{}
 	t.stack = t.stack[:0]
 	t.vals = t.vals[:0]
 	t.bigs = t.bigs[:0]
@@ -418,7 +424,8 @@ func (t *tokenizer) beginValue(c byte, off int64) error {
 // both grammars: under a container of role parent, the key, the role its
 // value gets if it is a container, and whether it is recorded outside the
 // full pass (every member of the root is recorded). Keys are raw JSON
-// string content: "rec\u006frd" is not "record".
+// string content: "rec\u006frd" is not "record" (and such a line is a bad
+// line: members.go).
 var memberKeys = [...]struct {
 	parent byte
 	key    string
@@ -575,7 +582,11 @@ func (t *tokenizer) setKey(start, end int64) {
 		f.rec, f.krole = false, roleNone
 		return
 	}
-	role, rec := keyRole(f.role, t.bytesAt(start+1, end))
+	key := t.bytesAt(start+1, end)
+	if n := len(key); n < 32 && nameLens[f.role]>>n&1 != 0 || n >= minEscName && n <= maxEscName && nameLens[f.role] != 0 {
+		t.noteMember(f.role, key) // the length may be a read member's
+	}
+	role, rec := keyRole(f.role, key)
 	f.rec, f.krole = rec || t.full, role
 	if n == 1 {
 		t.rootRec = role == roleRecord
