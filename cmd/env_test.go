@@ -22,15 +22,9 @@ func TestEscapePlantedLinkOrFIFOAtTheEnvFile(t *testing.T) {
 	private := t.TempDir() // root's, 0700
 	secret := filepath.Join(private, "other.env")
 	os.WriteFile(secret, []byte("DB_PASSWORD=other-tenant-secret\n"), 0o600)
-	out := filepath.Join(t.TempDir(), "out") // the tenant's directory
-	os.Mkdir(out, 0o755)
-	os.Chown(out, uid, uid)
-
+	out := testenv.TenantDir(t, uid)
 	link := filepath.Join(out, "tap.env")
-	if err := os.Symlink(secret, link); err != nil {
-		t.Fatal(err)
-	}
-	os.Lchown(link, uid, uid)
+	testenv.PlantLink(t, secret, link, uid)
 	// --target-env-file goes through the same buildEnv.
 	env, err := buildEnv(nil, []string{link}, os.LookupEnv)
 	if err == nil || !strings.Contains(err.Error(), "symlink") {

@@ -93,12 +93,8 @@ func TestEscapePlantedLinkAboveTheStateFile(t *testing.T) {
 	uid := tenant.UID("default")
 	private := t.TempDir()
 	os.WriteFile(filepath.Join(private, "state.json"), []byte(`{"secret":"root only"}`), 0o600)
-	out := filepath.Join(t.TempDir(), "out")
-	os.Mkdir(out, 0o755)
-	os.Chown(out, uid, uid)
-	link := filepath.Join(out, "dir")
-	os.Symlink(private, link)
-	os.Lchown(link, uid, uid)
+	link := filepath.Join(testenv.TenantDir(t, uid), "dir")
+	testenv.PlantLink(t, private, link, uid)
 	stdout, stderr, code := runSB(t, root, "", "run", "--memory", "64MiB", "--state-file", filepath.Join(link, "state.json"), "--",
 		"/bin/cat", "/run/syncbox/state.json")
 	if code == 0 || strings.Contains(stdout, "root only") {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"syncbox/testdata/testenv"
 )
 
 // The rejects dir is written by the root runner with the connector's own
@@ -17,14 +19,8 @@ func TestRejectsDirRefusesATenantsLink(t *testing.T) {
 	}
 	const uid = 4242 // an unprivileged tenant uid
 	victim := t.TempDir()
-	tenantDir := filepath.Join(t.TempDir(), "tenant")
-	os.Mkdir(tenantDir, 0o755)
-	os.Chown(tenantDir, uid, uid)
-	link := filepath.Join(tenantDir, "rejects")
-	if err := os.Symlink(victim, link); err != nil {
-		t.Fatal(err)
-	}
-	os.Lchown(link, uid, uid)
+	link := filepath.Join(testenv.TenantDir(t, uid), "rejects")
+	testenv.PlantLink(t, victim, link, uid)
 	in := `{"type":"RECORD","stream":"s","record":{"a":"` + strings.Repeat("x", 80) + `"}}` + "\n"
 	for _, dir := range []string{link, filepath.Join(link, "sub")} {
 		r := scanOnce(t, Config{Protocol: Singer, MaxFieldSize: 10, RejectsDir: dir}, in)

@@ -84,3 +84,29 @@ func RequireFile(t testing.TB, path, pkg string) {
 	}
 	t.Skipf("%s missing: install %s", path, pkg)
 }
+
+// TenantDir makes a directory owned by uid: a path the tenant can write,
+// where attacks plant links.
+func TenantDir(t testing.TB, uid int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tenant")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// PlantLink makes a symlink at link pointing to target, owned by uid, as
+// a tenant would plant it.
+func PlantLink(t testing.TB, target, link string, uid int) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+}
