@@ -171,6 +171,9 @@ func TestPipelineRunnerKilledAtRandomLosesNothing(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 	for trial := 0; trial < 20; trial++ {
 		p := newPipe(t, 1500)
+		// A failed trial leaves the killed runner's containers to
+		// syncbox cleanup, as an operator would (runs before p.root goes).
+		t.Cleanup(func() { runSB(t, p.root, "", "cleanup") })
 		cmd := sb(t, p.root, p.args("")...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
