@@ -309,7 +309,7 @@ func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-"
 type StateInUseError struct{ Path string }
 
 func (e *StateInUseError) Error() string {
-	return "state file " + e.Path + " is in use by another run (a different --name or tenant with the same --state-file); nothing was run"
+	return "state file " + e.Path + " is in use by another run (another connector name or tenant with the same state file); nothing was run"
 }
 
 // maxStateFile bounds the state file read into memory.
