@@ -71,41 +71,23 @@ func (s *Scanner) handleLine(ld lineData, tokErr error, nl bool) error {
 	return s.dispatch(&m, typ)
 }
 
-// members finds the message members the policy uses.
+// members finds the message members the policy uses, by the one list of
+// read members (members.go's readMembers and readIndex; the order below is
+// theirs).
 func (s *Scanner) members() message {
 	ld, vals := s.ld, s.tok.vals
 	m := message{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+	root := [...]*int32{&m.typ, &m.stream, &m.record, &m.value, &m.state, &m.meta, &m.keyProps, &m.trace}
+	rec := [...]*int32{&m.rStream, &m.rNS, &m.rData, &m.rMeta}
 	for i := 1; i < len(vals); i++ {
 		v := &vals[i]
 		if v.parent == 0 {
-			switch string(keyName(ld, v)) {
-			case "type":
-				m.typ = int32(i)
-			case "stream":
-				m.stream = int32(i)
-			case "record":
-				m.record = int32(i)
-			case "value":
-				m.value = int32(i)
-			case "state":
-				m.state = int32(i)
-			case "meta":
-				m.meta = int32(i)
-			case "key_properties":
-				m.keyProps = int32(i)
-			case "trace":
-				m.trace = int32(i)
+			if k := readIndex(roleRoot, keyName(ld, v)); k >= 0 {
+				*root[k] = int32(i)
 			}
 		} else if m.record >= 0 && v.parent == m.record {
-			switch string(keyName(ld, v)) {
-			case "stream":
-				m.rStream = int32(i)
-			case "namespace":
-				m.rNS = int32(i)
-			case "data":
-				m.rData = int32(i)
-			case "meta":
-				m.rMeta = int32(i)
+			if k := readIndex(roleRecord, keyName(ld, v)); k >= 0 {
+				*rec[k] = int32(i)
 			}
 		}
 	}

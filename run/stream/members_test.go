@@ -111,6 +111,14 @@ func TestReadIndexMatchesReadMembers(t *testing.T) {
 			}
 		}
 	}
+	// members() (classify.go) maps these indexes to message fields in
+	// this order.
+	if got, want := strings.Join(readMembers[roleRoot], ","), "type,stream,record,value,state,meta,key_properties,trace"; got != want {
+		t.Errorf("root names %s, members() expects %s", got, want)
+	}
+	if got, want := strings.Join(readMembers[roleRecord], ","), "stream,namespace,data,meta"; got != want {
+		t.Errorf("record names %s, members() expects %s", got, want)
+	}
 	// Each role's names fit its seen bits.
 	for role, names := range readMembers {
 		if len(names) > 16 {

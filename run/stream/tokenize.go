@@ -583,7 +583,7 @@ func (t *tokenizer) setKey(start, end int64) {
 		return
 	}
 	key := t.bytesAt(start+1, end)
-	if n := len(key); n < 32 && nameLens[f.role]>>n&1 != 0 || n >= minEscName && n <= maxEscName && nameLens[f.role] != 0 {
+	if kl := len(key); kl < 32 && nameLens[f.role]>>kl&1 != 0 || kl >= minEscName && kl <= maxEscName && nameLens[f.role] != 0 {
 		t.noteMember(f.role, key) // the length may be a read member's
 	}
 	role, rec := keyRole(f.role, key)
