@@ -57,9 +57,9 @@ type job struct {
 	src io.Reader
 }
 
-func newHelper(strLimit int64) *helper {
+func newHelper(strLimit int64, opaque uint8) *helper {
 	h := &helper{jobs: make(chan job), done: make(chan struct{}, 1)}
-	h.tok.strLimit = strLimit
+	h.tok.strLimit, h.tok.opaque = strLimit, opaque
 	go func() {
 		for j := range h.jobs {
 			if j.src != nil {
@@ -103,7 +103,7 @@ func (s *Scanner) block(b, next []byte, src io.Reader) (n int, rerr, err error) 
 	}
 	first, second := b[:mid+cut+1], b[mid+cut+1:]
 	if s.helper == nil {
-		s.helper = newHelper(s.cfg.MaxFieldSize)
+		s.helper = newHelper(s.cfg.MaxFieldSize, s.tok.opaque)
 	}
 	h := s.helper
 	h.jobs <- job{buf: second}

@@ -74,3 +74,17 @@ func BenchmarkPeers(b *testing.B) {
 	b.ReportMetric(scan/split, "x-indexbyte")
 	b.SetBytes(0)
 }
+
+// BenchmarkScanSerial: the scanner alone on one goroutine, for profiles.
+func BenchmarkScanSerial(b *testing.B) {
+	c, n := benchCorpus()
+	b.ResetTimer()
+	for range b.N {
+		s := New(Config{Protocol: Singer, MaxFieldSize: 16 << 20, MaxRecordSize: 64 << 20})
+		s.serial = true
+		if s.Run(io.Discard, bytes.NewReader(c)) != nil || s.Snapshot().Records != int64(n) {
+			b.Fatal("scan failed")
+		}
+	}
+	b.SetBytes(int64(len(c)))
+}

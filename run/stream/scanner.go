@@ -305,8 +305,19 @@ func New(cfg Config) *Scanner {
 		maxFlags:   bound(cfg.MaxFlags, DefaultMaxFlags),
 		maxWarn:    int(bound(int64(cfg.MaxWarnings), DefaultMaxWarnings)),
 	}
-	s.tok.strLimit = cfg.MaxFieldSize
+	s.tok.strLimit, s.tok.opaque = cfg.MaxFieldSize, opaqueRoles(cfg.Protocol)
 	return s
+}
+
+// opaqueRoles are the containers whose members no message of protocol p
+// needs outside the full pass: Airbyte's payload, and under Singer the
+// payload "record" (whose members would be record.stream, record.data...
+// only in an Airbyte message).
+func opaqueRoles(p Protocol) uint8 {
+	if p == Singer {
+		return 1<<roleRecord | 1<<roleData
+	}
+	return 1 << roleData
 }
 
 // Snapshot returns the current statistics. It is safe to call from any

@@ -127,6 +127,10 @@ type tokenizer struct {
 	// enough to classify a message and measure its payload; the policy
 	// asks for a full pass only for a record that may break a limit.
 	full bool
+	// opaque has bit r set for the container roles whose members the
+	// policy reads only in the full pass (for the protocol in use): outside
+	// it such a container is recorded whole and validated by skipValue.
+	opaque uint8
 
 	state    int
 	nstate   int
@@ -139,8 +143,9 @@ type tokenizer struct {
 	started  bool  // a value has begun
 
 	stack    []frame
-	skipStk  []bool // skipValue's open containers
-	noSkip   bool   // parseAgain: no skipValue
+	skipStk  []bool   // skipValue's open containers
+	mscan    maskScan // skipMasked's state
+	noSkip   bool     // parseAgain: no skipValue
 	vals     []val
 	bigs     []bigStr
 	paths    []byte
@@ -718,6 +723,23 @@ func (t *tokenizer) parseLine(p []byte) error {
 				i = j + 1
 				st = wantAfter
 			case c == '{' || c == '[':
+				if top != nil && top.rec && c == '{' && t.opaque>>top.krole&1 != 0 && !t.full && !t.noSkip {
+					// A member recorded whole whose members matter only
+					// to the full pass (Singer's record, Airbyte's
+					// record.data): its extent, validated in one loop.
+					idx := t.record(top.idx, c, top.key, int64(i), -1)
+					j, ok := t.skipValue(p, i, maxDepth-len(t.stack))
+					if !ok {
+						return t.parseAgain(p)
+					}
+					if idx >= 0 {
+						t.vals[idx].role = top.krole
+						t.vals[idx].end = int64(j)
+					}
+					i = j
+					st = wantAfter
+					continue
+				}
 				if top != nil && !top.rec && !t.full && !t.noSkip {
 					// Nothing inside a value that is not recorded is
 					// recorded (its oversized strings matter only to
@@ -859,8 +881,17 @@ func (t *tokenizer) parseAgain(p []byte) error {
 
 // skipValue validates the object or array at p[i], which nests at most
 // room deep, and returns the index after it; false on anything that is not
-// valid JSON (the caller parses again for the error).
+// valid JSON (the caller parses again for the error). With SIMD it checks
+// blocks of bytes (skipmask.go), else one byte at a time (skipBytes).
 func (t *tokenizer) skipValue(p []byte, i, room int) (int, bool) {
+	if useSIMD {
+		return t.skipMasked(p, i, room)
+	}
+	return t.skipBytes(p, i, room)
+}
+
+// skipBytes is skipValue one byte at a time, strings eight at a time.
+func (t *tokenizer) skipBytes(p []byte, i, room int) (int, bool) {
 	const (
 		wantValue = iota
 		wantKey
