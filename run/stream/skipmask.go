@@ -41,6 +41,11 @@ type blockMasks struct {
 	space            uint64 // ' ', '\t', '\n', '\r'
 	open, close      uint64 // '{' or '[';  '}' or ']'
 	colon, comma     uint64
+	digit, zero      uint64 // '0' to '9'; '0'
+	minus, dot       uint64
+	// Only where the block has a backslash (else unset): the bytes an escape
+	// may name ("\/bfnrtu), hex digits, 'u'.
+	escapable, hex, u uint64
 }
 
 // classifySWAR is the classes of b[:64] a byte at a time: the portable
@@ -64,9 +69,34 @@ func classifySWAR(b []byte) blockMasks {
 			m.comma |= bit
 		case ' ', '\t', '\n', '\r':
 			m.space |= bit
+		case '-':
+			m.minus |= bit
+		case '.':
+			m.dot |= bit
 		}
 		if c < 0x20 {
 			m.ctrl |= bit
+		}
+		if '0' <= c && c <= '9' {
+			m.digit |= bit
+			if c == '0' {
+				m.zero |= bit
+			}
+		}
+	}
+	if m.backslash != 0 {
+		for i, c := range b[:64] {
+			bit := uint64(1) << uint(i)
+			switch c {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't', 'u':
+				m.escapable |= bit
+			}
+			if '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {
+				m.hex |= bit
+			}
+			if c == 'u' {
+				m.u |= bit
+			}
 		}
 	}
 	return m
@@ -120,23 +150,33 @@ var delim = func() (t [256]bool) {
 // maskScan carries a validation from block to block.
 type maskScan struct {
 	esc, inStr, scal uint64 // first byte escaped; in a string at the end (all ones); last byte part of a scalar
-	obj              bool   // the innermost open container is an object
+	obj              uint64 // 1: the innermost open container is an object
 	depth, room      int
 	stack            []uint64 // bit d: the container at depth d is an object
 	// Per class of token, the carry of its follow (see follow), and the
 	// carry of the key strings' closing-quote addition.
 	pValue, pArr, pObj, pKey, pColon, pAfter, kc uint64
+	// Numbers: the carry of the number-run addition, and the first byte
+	// of the next block must be a digit (after '-' or '.'), must not be
+	// one (after a leading 0), follows a digit; the fraction carry.
+	nRun, nMinus, nZero, nDot, nDigit, nFrac uint64
+	numAt                                    int    // where the number that goes on into the next block starts
+	numChecked                               bool   // and numberEnd checked it whole
+	hexNeed                                  uint64 // the next block's first bytes that must be hex digits (\uXXXX)
 }
 
 func (s *maskScan) reset(stack []uint64, room int) {
-	*s = maskScan{stack: stack[:0], room: room}
+	if w := room>>6 + 1; cap(stack) < w {
+		stack = make([]uint64, w)
+	}
+	*s = maskScan{stack: stack[:cap(stack)], room: room}
 }
 
 // block checks the 64 bytes of p at base, of classes m, of which valid
 // are p's. It returns the offset in the block of the container's closing
 // bracket (-1 if it is not in this block) and false if the bytes are not
 // valid JSON.
-func (s *maskScan) block(p []byte, base int, m blockMasks, valid uint64) (int, bool) {
+func (s *maskScan) block(p []byte, base int, m *blockMasks, valid uint64) (int, bool) {
 	var escaped uint64
 	if bs := m.backslash & valid; bs|s.esc != 0 {
 		escaped = escapedBits(bs, &s.esc)
@@ -145,109 +185,188 @@ func (s *maskScan) block(p []byte, base int, m blockMasks, valid uint64) (int, b
 	str := prefixXor(quote) ^ s.inStr
 	s.inStr = uint64(int64(str) >> 63)
 
-	// Brackets, in order: matching, depth, and the context of each byte.
+	// Brackets, in order: matching, depth, and the context of each byte
+	// (ctx: 1 where the innermost container is an object). Without a
+	// branch on the kind: an open bracket has bit 1 set, a curly one bit 5.
 	end := -1
 	lim := valid
-	ctx := uint64(0)
-	if s.obj {
-		ctx = ^uint64(0)
-	}
+	cur := s.obj
+	ctx := -cur
+	var bad uint64
+	stack := s.stack
 	for br := (m.open | m.close) & valid &^ str; br != 0; br &= br - 1 {
 		i := bits.TrailingZeros64(br)
 		c := p[base+i]
+		o, k := int(c>>1&1), uint64(c>>5&1)
 		d := s.depth
-		var obj bool
-		if c == '{' || c == '[' {
-			if d >= s.room {
-				return -1, false
-			}
-			if w := d >> 6; w == len(s.stack) {
-				s.stack = append(s.stack, 0)
-			}
-			obj = c == '{'
-			if obj {
-				s.stack[d>>6] |= 1 << (d & 63)
-			} else {
-				s.stack[d>>6] &^= 1 << (d & 63)
-			}
-			s.depth = d + 1
-		} else {
-			if d == 0 || (c == '}') != (s.stack[(d-1)>>6]>>((d-1)&63)&1 != 0) {
-				return -1, false
-			}
-			s.depth = d - 1
-			if d == 1 {
-				end = i
-				lim &= 2<<uint(i) - 1
-				break
-			}
-			obj = s.stack[(d-2)>>6]>>((d-2)&63)&1 != 0
+		at := d - 1 + o // an open bracket's depth, or the one a close closes
+		if uint(at) >= uint(s.room) {
+			return -1, false
 		}
-		if obj != s.obj {
-			ctx ^= ^uint64(0) << uint(i+1)
-			s.obj = obj
+		w, sh := &stack[at>>6], uint(at&63)
+		bad |= (*w>>sh&1 ^ k) &^ uint64(o) // a close of the other kind
+		*w = *w&^(uint64(o)<<sh) | k&uint64(o)<<sh
+		d += 2*o - 1
+		s.depth = d
+		if d == 0 {
+			end = i
+			lim &= 2<<uint(i) - 1
+			break
 		}
+		obj := stack[(d-1)>>6] >> uint((d-1)&63) & 1
+		ctx ^= -(obj ^ cur) & (^uint64(0) << uint(i+1))
+		cur = obj
 	}
+	s.obj = cur
 
 	if m.ctrl&lim&(str|^m.space) != 0 {
 		return -1, false // a control byte in a string, or one that is not whitespace
 	}
-	if e := escaped & lim; e != 0 && !validEscapes(p, base, e) {
-		return -1, false
+	if escaped|s.hexNeed != 0 {
+		if m.backslash == 0 {
+			escapeClasses(p[base:], m)
+		}
+		e := escaped & lim
+		u := e & m.u
+		need := u<<1 | u<<2 | u<<3 | u<<4 | s.hexNeed
+		bad |= e&^m.escapable | need&lim&^m.hex
+		t := u >> 60
+		s.hexNeed = t | t>>1 | t>>2 | t>>3
 	}
 	str &= lim
-	ws := m.space & lim &^ str
-	colon := m.colon & lim &^ str
-	comma := m.comma & lim &^ str
-	open := m.open & lim &^ str
-	closing := m.close & lim &^ str
-	openQ := quote & lim & str
-	closeQ := quote & lim &^ str
-	scal := lim &^ (colon | comma | open | closing | ws | quote | str)
+	out := lim &^ str // the bytes outside strings
+	ws := m.space & out
+	colon := m.colon & out
+	comma := m.comma & out
+	open := m.open & out
+	closing := m.close & out
+	openQ := quote & str
+	closeQ := quote & out
+	scal := out &^ (m.colon | m.comma | m.open | m.close | m.space | m.quote)
 	starts := scal &^ (scal<<1 | s.scal)
 	after := ^scal & (scal<<1 | s.scal) & lim // the byte after each scalar
 	s.scal = scal >> 63
-	for st := starts; st != 0; st &= st - 1 {
-		if !validScalar(p, base+bits.TrailingZeros64(st)) {
+
+	// Numbers, by masks where they are -?(0|[1-9][0-9]*)(.[0-9]+)?; a
+	// block with another byte in a number (an exponent) checks each of
+	// its numbers by numberEnd. Literals by a word compare each.
+	digit := m.digit
+	numStart := starts & (digit | m.minus)
+	sum, c := bits.Add64(scal, numStart, s.nRun)
+	nrun := (sum ^ scal) & scal
+	contd, contdAt := s.nRun&scal&1 != 0, s.numAt // a number from the previous block goes on
+	s.nRun = c
+	if c != 0 && numStart != 0 {
+		s.numAt = base + 63 - bits.LeadingZeros64(numStart)
+	}
+	minusStart := numStart & m.minus
+	first := minusStart<<1 | s.nMinus // the byte after a leading '-'
+	lz := (numStart&digit | first) & m.zero
+	dots := m.dot & nrun
+	fracStart := dots<<1 | s.nDot
+	sum, c = bits.Add64(fracStart&digit, digit, s.nFrac)
+	numBad := first&^digit | m.minus&nrun&^numStart | (lz<<1|s.nZero)&digit |
+		dots&^(digit<<1|s.nDigit) | fracStart&^digit | sum&^digit&m.dot
+	s.nMinus, s.nZero, s.nDot, s.nDigit, s.nFrac = minusStart>>63, lz>>63, dots>>63, digit>>63, c
+	checked := contd && s.numChecked
+	s.numChecked = false
+	if nrun&^(digit|m.minus|m.dot) == 0 {
+		if checked {
+			numBad &^= scal ^ (scal + 1) // the number numberEnd checked goes on here
+		}
+		bad |= numBad
+	} else {
+		if contd && !checked && !validScalar(p, contdAt) {
+			return -1, false
+		}
+		for st := numStart; st != 0; st &= st - 1 {
+			if !validScalar(p, base+bits.TrailingZeros64(st)) {
+				return -1, false
+			}
+		}
+		s.numChecked = s.nRun != 0
+	}
+	for st := starts &^ numStart; st != 0; st &= st - 1 {
+		i := bits.TrailingZeros64(st)
+		if !literalAt(p, base+i, after>>uint(i)) {
 			return -1, false
 		}
 	}
 
 	// The context just after each byte: an open bracket's is its own kind.
-	ctxAfter := ctx>>1 | uint64(0)
-	if s.obj {
-		ctxAfter |= 1 << 63
-	}
+	ctxAfter := ctx>>1 | cur<<63
 	openObj := open & ctxAfter
 	openArr := open &^ openObj
 	values := openQ | starts | open
 
-	bad := follow((colon|comma&^ctx)<<1, ws, &s.pValue) &^ values
-	s.pValue |= (colon | comma&^ctx) >> 63
-	bad |= follow(openArr<<1, ws, &s.pArr) &^ (values | closing)
-	s.pArr |= openArr >> 63
-	afterObj := follow(openObj<<1, ws, &s.pObj)
-	s.pObj |= openObj >> 63
-	afterComma := follow((comma&ctx)<<1, ws, &s.pKey)
-	s.pKey |= (comma & ctx) >> 63
+	// The follows, on local copies of the carries (kept in registers).
+	pv, pa, po, pk, pc, pf, kc := s.pValue, s.pArr, s.pObj, s.pKey, s.pColon, s.pAfter, s.kc
+	g := colon | comma&^ctx
+	bad |= follow(g<<1, ws, &pv) &^ values
+	pv |= g >> 63
+	bad |= follow(openArr<<1, ws, &pa) &^ (values | closing)
+	pa |= openArr >> 63
+	afterObj := follow(openObj<<1, ws, &po)
+	po |= openObj >> 63
+	g = comma & ctx
+	afterComma := follow(g<<1, ws, &pk)
+	pk |= g >> 63
 	bad |= afterObj&^(openQ|closing) | afterComma&^openQ
 
 	// Keys: the strings that open after '{' or an object's ','; the
 	// addition carries each key's opening quote to its closing one.
 	keyOpen := (afterObj | afterComma) & openQ
-	sum, c := bits.Add64(keyOpen, str, s.kc)
-	s.kc = c
+	sum, kc = bits.Add64(keyOpen, str, kc)
 	keyClose := sum &^ str & closeQ
-	bad |= follow(keyClose<<1, ws, &s.pColon) &^ colon
-	s.pColon |= keyClose >> 63
+	bad |= follow(keyClose<<1, ws, &pc) &^ colon
+	pc |= keyClose >> 63
 
 	ends := closeQ&^keyClose | closing
 	if end >= 0 {
 		ends &^= 1 << uint(end) // what follows the container is the caller's
 	}
-	bad |= follow(ends<<1|after, ws, &s.pAfter) &^ (comma | closing)
-	s.pAfter |= ends >> 63
+	bad |= follow(ends<<1|after, ws, &pf) &^ (comma | closing)
+	pf |= ends >> 63
+	s.pValue, s.pArr, s.pObj, s.pKey, s.pColon, s.pAfter, s.kc = pv, pa, po, pk, pc, pf, kc
 	return end, bad == 0
+}
+
+// literalAt checks the literal at p[i] whose run of scalar bytes ends at
+// the first set bit of after (after has bit 0 for p[i]).
+func literalAt(p []byte, i int, after uint64) bool {
+	if after == 0 {
+		return validScalar(p, i) // it goes on past the block
+	}
+	switch bits.TrailingZeros64(after) {
+	case 4:
+		w := uint32(p[i]) | uint32(p[i+1])<<8 | uint32(p[i+2])<<16 | uint32(p[i+3])<<24
+		return w == 'e'<<24|'u'<<16|'r'<<8|'t' || w == 'l'<<24|'l'<<16|'u'<<8|'n'
+	case 5:
+		w := uint64(p[i]) | uint64(p[i+1])<<8 | uint64(p[i+2])<<16 | uint64(p[i+3])<<24 | uint64(p[i+4])<<32
+		return w == 'e'<<32|'s'<<24|'l'<<16|'a'<<8|'f'
+	}
+	return false
+}
+
+// escapeClasses sets m's escape classes for a block without backslashes
+// (classifyBatch leaves them unset) whose first bytes an escape in the
+// previous block names.
+func escapeClasses(b []byte, m *blockMasks) {
+	var esc, hex, u uint64
+	for i, c := range b[:min(len(b), 5)] {
+		bit := uint64(1) << uint(i)
+		switch c {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't', 'u':
+			esc |= bit
+		}
+		if '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {
+			hex |= bit
+		}
+		if c == 'u' {
+			u |= bit
+		}
+	}
+	m.escapable, m.hex, m.u = esc, hex, u
 }
 
 // validScalar checks the number or literal at p[i] and that a delimiter
@@ -322,29 +441,6 @@ func numberEnd(p []byte, i int) (int, bool) {
 	return j, true
 }
 
-// validEscapes checks each escaped byte of the block at base: one of
-// "\/bfnrtu, and a 'u' followed by four hex digits.
-func validEscapes(p []byte, base int, escaped uint64) bool {
-	for ; escaped != 0; escaped &= escaped - 1 {
-		e := base + bits.TrailingZeros64(escaped)
-		switch p[e] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		case 'u':
-			if len(p)-e < 5 {
-				return false
-			}
-			for _, c := range p[e+1 : e+5] {
-				if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-					return false
-				}
-			}
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // skipMaskedWith validates the object or array at p[i] (nesting at most
 // room deep) with the classifier classify, and returns the index after
 // it; false if it is not valid JSON.
@@ -360,7 +456,8 @@ func (t *tokenizer) skipMaskedWith(p []byte, i, room int, classify func([]byte) 
 			clear(pad[copy(pad[:], b):])
 			b = pad[:]
 		}
-		end, ok := s.block(p, base, classify(b), valid)
+		m := classify(b)
+		end, ok := s.block(p, base, &m, valid)
 		if !ok {
 			return 0, false
 		}

@@ -84,7 +84,7 @@ func skipAgree(t *testing.T, tk *tokenizer, v string) {
 			}
 			w = v[:1] + first + v[1:]
 		}
-		for _, pre := range []int{0, 1, 63} {
+		for _, pre := range []int{0, 63} {
 			p := []byte(strings.Repeat(" ", pre) + w)
 			wantEnd, wantOK := tk.skipBytes(p, pre, 200)
 			for _, path := range []struct {
@@ -109,6 +109,9 @@ func skipAgree(t *testing.T, tk *tokenizer, v string) {
 // agree on every case, and agree with encoding/json where the value is
 // the whole input.
 func TestSkipMaskedAgreesWithSkipBytes(t *testing.T) {
+	if swarPass {
+		t.Skip("skipAgree compares both classifiers in the first pass")
+	}
 	var tk tokenizer
 	for _, v := range skipCases(t) {
 		// skipBytes accepts invalid UTF-8 (the i_ choice); json.Valid does not.
@@ -125,6 +128,9 @@ func TestSkipMaskedAgreesWithSkipBytes(t *testing.T) {
 // TestSkipMaskedMutations: random byte edits of valid payloads (a token
 // byte replaced, deleted or doubled) are judged alike.
 func TestSkipMaskedMutations(t *testing.T) {
+	if swarPass {
+		t.Skip("skipAgree compares both classifiers in the first pass")
+	}
 	var tk tokenizer
 	r := rand.New(rand.NewPCG(3, 4))
 	const alphabet = "{}[]:,\" \t\\\"01-.eEtrufalsn\x01é"
@@ -205,21 +211,53 @@ func BenchmarkSkip(b *testing.B) {
 		}
 	}
 	var tk tokenizer
-	rate := func(name string, f func([]byte) bool) float64 {
-		var best float64
-		for range 3 {
+	// Interleaved rounds, best of each: this VM's speed drifts by 2x
+	// within a minute, and a ratio of runs minutes apart means nothing.
+	paths := []struct {
+		name string
+		f    func([]byte) bool
+	}{
+		{"bytes", func(v []byte) bool { _, ok := tk.skipBytes(v, 0, 100); return ok }},
+		{"masked", func(v []byte) bool { _, ok := tk.skipMasked(v, 0, 100); return ok }},
+	}
+	best := make([]float64, len(paths))
+	for range 5 {
+		for k, path := range paths {
 			t0 := time.Now()
 			for _, v := range vals {
-				if !f(v) {
-					b.Fatalf("%s: invalid", name)
+				if !path.f(v) {
+					b.Fatalf("%s: invalid", path.name)
 				}
 			}
-			best = max(best, float64(total)/1e6/time.Since(t0).Seconds())
+			best[k] = max(best[k], float64(total)/1e6/time.Since(t0).Seconds())
 		}
-		b.ReportMetric(best, name+"-MB/s")
-		return best
 	}
-	by := rate("bytes", func(v []byte) bool { _, ok := tk.skipBytes(v, 0, 100); return ok })
-	ms := rate("masked", func(v []byte) bool { _, ok := tk.skipMasked(v, 0, 100); return ok })
-	b.ReportMetric(ms/by, "x-bytes")
+	for k, path := range paths {
+		b.ReportMetric(best[k], path.name+"-MB/s")
+	}
+	b.ReportMetric(best[1]/best[0], "x-bytes")
+}
+
+// FuzzSkipMasked: for any bytes after a '[' or '{', skipMasked (both
+// classifiers) and skipBytes agree.
+func FuzzSkipMasked(f *testing.F) {
+	for _, v := range skipCases(f)[:400] {
+		f.Add([]byte(v[1:]), v[0] == '{')
+	}
+	f.Fuzz(func(t *testing.T, rest []byte, obj bool) {
+		v := append([]byte{'['}, rest...)
+		if obj {
+			v[0] = '{'
+		}
+		var tk tokenizer
+		wantEnd, wantOK := tk.skipBytes(v, 0, 200)
+		for _, f := range []func([]byte) blockMasks{classifySIMD, classifySWAR} {
+			if end, ok := tk.skipMaskedWith(v, 0, 200, f); ok != wantOK || ok && end != wantEnd {
+				t.Fatalf("%q: masked (%d, %v), bytes (%d, %v)", v, end, ok, wantEnd, wantOK)
+			}
+		}
+		if end, ok := tk.skipMasked(v, 0, 200); ok != wantOK || ok && end != wantEnd {
+			t.Fatalf("%q: skipMasked (%d, %v), bytes (%d, %v)", v, end, ok, wantEnd, wantOK)
+		}
+	})
 }
