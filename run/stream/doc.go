@@ -16,7 +16,8 @@
 // objects, and every string or number under "record" larger than the field
 // limit, with its path) and its in-memory fast path; both take the members
 // they track from one table (memberKeys) and strings from one scanner
-// (scanstr.go); members.go notes the read members a line repeats or
+// (scanstr.go); the fast path validates the values it records nothing in
+// with skipValue (skipmask.go on AVX2); members.go notes the read members a line repeats or
 // escapes. classify.go decides
 // what a line is (message type, protocol, stream) and handles the messages
 // that are not records; streams.go is the bounded stream table; policy.go
@@ -84,7 +85,14 @@
 // from the read buffer. String bodies are skipped in bulk by one scanner
 // both grammars share (scanstr.go): AVX2 or AVX-512 when the CPU has them
 // and the build has GOEXPERIMENT=simd (the Makefile sets it), SWAR eight
-// bytes at a time otherwise. Tokenizing is the cost, so it is split: a helper
+// bytes at a time otherwise. The values parseLine records nothing in (the
+// payload: Singer's record under --protocol singer, Airbyte's record.data;
+// nested values of the envelope) are validated whole by skipValue: on AVX2,
+// a block at a time (skipmask.go: byte classes by hand-written AVX2 in
+// skipmask_amd64.s, the grammar checked on bitmasks, simdjson's stage 1
+// without a stage 2), else a byte at a time (skipBytes); on any error the
+// line is parsed again byte by byte for the message and offset. Tokenizing
+// is the cost, so it is split: a helper
 // goroutine tokenizes the second part of each block of complete lines while
 // Run tokenizes the first; Run then applies the policy to both parts in
 // input order (parallel.go). The split adapts so that neither goroutine
