@@ -71,27 +71,17 @@ func (s *Scanner) handleLine(ld lineData, tokErr error, nl bool) error {
 	return s.dispatch(&m, typ)
 }
 
-// members finds the message members the policy uses, by the one list of
-// read members (members.go's readMembers and readIndex; the order below is
-// theirs).
+// members are the message members the policy uses: the last recorded
+// value of each read member of the root and of "record", which the
+// tokenizer noted in its slots as it recorded them (tokenizer.at; the
+// order is readMembers').
 func (s *Scanner) members() message {
-	ld, vals := s.ld, s.tok.vals
-	m := message{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
-	root := [...]*int32{&m.typ, &m.stream, &m.record, &m.value, &m.state, &m.meta, &m.keyProps, &m.trace}
-	rec := [...]*int32{&m.rStream, &m.rNS, &m.rData, &m.rMeta}
-	for i := 1; i < len(vals); i++ {
-		v := &vals[i]
-		if v.parent == 0 {
-			if k := readIndex(roleRoot, keyName(ld, v)); k >= 0 {
-				*root[k] = int32(i)
-			}
-		} else if m.record >= 0 && v.parent == m.record {
-			if k := readIndex(roleRecord, keyName(ld, v)); k >= 0 {
-				*rec[k] = int32(i)
-			}
-		}
+	a := &s.tok.at
+	return message{
+		typ: a[slotRoot], stream: a[slotRoot+1], record: a[slotRoot+2], value: a[slotRoot+3],
+		state: a[slotRoot+4], meta: a[slotRoot+5], keyProps: a[slotRoot+6], trace: a[slotRoot+7],
+		rStream: a[slotRecord], rNS: a[slotRecord+1], rData: a[slotRecord+2], rMeta: a[slotRecord+3],
 	}
-	return m
 }
 
 func (s *Scanner) isKind(i int32, k byte) bool { return i >= 0 && s.tok.vals[i].kind == k }

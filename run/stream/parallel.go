@@ -35,6 +35,7 @@ type lineResult struct {
 	overflow   bool
 	nv, nb, np int // ends of its vals, bigs and paths
 	faults     memberFaults
+	at         memberAt
 }
 
 type helper struct {
@@ -86,7 +87,7 @@ func (h *helper) tokenize(b []byte) {
 		h.bigs = append(h.bigs, h.tok.bigs...)
 		h.paths = append(h.paths, h.tok.paths...)
 		h.lines = append(h.lines, lineResult{end: end, err: err, started: h.tok.started, overflow: h.tok.overflow,
-			nv: len(h.vals), nb: len(h.bigs), np: len(h.paths), faults: h.tok.faults})
+			nv: len(h.vals), nb: len(h.bigs), np: len(h.paths), faults: h.tok.faults, at: h.tok.at})
 		start = end + 1
 	}
 }
@@ -138,7 +139,7 @@ func (s *Scanner) block(b, next []byte, src io.Reader) (n int, rerr, err error) 
 		t.bigs = h.bigs[b0:lr.nb:lr.nb]
 		t.paths = h.paths[p0:lr.np:lr.np]
 		t.started, t.overflow = lr.started, lr.overflow
-		t.faults = lr.faults
+		t.faults, t.at = lr.faults, lr.at
 		if err := s.handleLine(&s.mem, lr.err, true); err != nil {
 			return 0, nil, err // a pending Read is abandoned: Run stops
 		}
