@@ -41,12 +41,48 @@ func (s *Scanner) stream(name, ns *val) (*streamInfo, error) {
 		return nil, fmt.Errorf("stream name of %d bytes is longer than %d bytes", n, maxNameBytes)
 	}
 	s.curName, s.curNS = span{name.start + 1, name.end - 1}, span{}
-	var rawNS []byte
 	if ns != nil && ns.kind == kString {
 		if n := ns.end - ns.start - 2; n > maxNameBytes {
 			return nil, fmt.Errorf("stream namespace of %d bytes is longer than %d bytes", n, maxNameBytes)
 		}
 		s.curNS = span{ns.start + 1, ns.end - 1}
+	}
+	ml, inMem := s.ld.(*memLine)
+	if !inMem {
+		return s.findStream()
+	}
+	// A line in memory: the streams of the last lines first, by their
+	// spelling (one spelling is one decoded key; no namespace is the
+	// empty one, as in the key).
+	rawName, rawNS := ml.b[s.curName.start:s.curName.end], ml.b[s.curNS.start:s.curNS.end]
+	for i := range s.recent {
+		if r := &s.recent[i]; string(r.name) == string(rawName) && string(r.ns) == string(rawNS) && r.si != nil {
+			return r.si, nil
+		}
+	}
+	si, err := s.findStream()
+	if err == nil && len(rawName)+len(rawNS) <= maxRecentName {
+		r := &s.recent[s.recentNext]
+		s.recentNext = (s.recentNext + 1) % len(s.recent)
+		r.name, r.ns, r.si = append(r.name[:0], rawName...), append(r.ns[:0], rawNS...), si
+	}
+	return si, err
+}
+
+// recentStream is a stream of a recent line, by its spelling there.
+type recentStream struct {
+	name, ns []byte // raw content, as written
+	si       *streamInfo
+}
+
+// maxRecentName bounds the spellings kept in Scanner.recent.
+const maxRecentName = 256
+
+// findStream is stream() for the name and namespace at s.curName and
+// s.curNS, by their decoded key.
+func (s *Scanner) findStream() (*streamInfo, error) {
+	var rawNS []byte
+	if s.curNS != (span{}) {
 		// Decoded into the key buffer first: raw may be the spool's read
 		// buffer, which the next slice reuses.
 		rawNS = s.ld.slice(s.curNS.start, s.curNS.end)
