@@ -573,8 +573,7 @@ func (t *tokenizer) member(f *frame, kind byte, start, end int64) int32 {
 
 func (t *tokenizer) closeContainer(off int64) error {
 	n := len(t.stack)
-	f := t.stack[n-1]
-	if f.idx >= 0 {
+	if f := &t.stack[n-1]; f.idx >= 0 {
 		t.vals[f.idx].end = off + 1
 	}
 	t.stack = t.stack[:n-1]
@@ -751,6 +750,9 @@ func (t *tokenizer) parseLine(p []byte) error {
 	st := wantValue
 	i := 0
 	var top *frame // innermost open container
+	if e := t.envelopeOf(p); e != nil {
+		top, i = t.startAfter(e), len(e.prefix)
+	}
 	for {
 		for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
 			i++
@@ -782,6 +784,13 @@ func (t *tokenizer) parseLine(p []byte) error {
 				}
 				if top == nil {
 					t.scalar(int64(i), int64(j+1), kString)
+				} else if k := len(t.vals); top.rec && top.kind == kObject && k < cap(t.vals) && k < maxVals {
+					// member(), inline: a call costs parseLine its
+					// registers, and most members are strings.
+					t.vals = t.vals[:k+1]
+					v := &t.vals[k]
+					v.parent, v.kind, v.role, v.key, v.start, v.end = top.idx, kString, roleNone, top.key, int64(i), int64(j+1)
+					t.at[top.slot] = int32(k)
 				} else if top.rec {
 					t.member(top, kString, int64(i), int64(j+1))
 				}

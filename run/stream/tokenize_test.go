@@ -43,6 +43,18 @@ func lineCases(t testing.TB) []string {
 		cases = append(cases, `{"`+k+`":1,"type":"RECORD","stream":"`+k+`","record":{"`+k+`":{"stream":"`+k+`"}}}`,
 			`{"type":"RECORD","record":{"`+k+`":1,"stream":"s","data":{"`+k+`":"`+k+`"},"namespace":"`+k+`"}}`)
 	}
+	// Every envelope (envelope.go), cut at every byte, and followed by
+	// every kind of value, good or bad.
+	for _, e := range envelopePrefixes {
+		for k := range len(e) {
+			cases = append(cases, e[:k], e[:k]+`"s"}`)
+		}
+		for _, rest := range []string{``, ` `, `"s"}`, `"s"`, `"s",`, `1}`, `{}}`, `"s","record":{"a":1}}`, `"s","data":{"a":` + big + `},"meta":{"changes":[]}}}`,
+			`"s","data":{"a":1},"stream":"t"}}`, `"s","record":{"a":1},"type":"STATE"}`, `"s\u0073"}`, `"s"}}`, `"s"]`, `"s" , "record" : {} }`,
+			`"s","record":{"a":1},"record":{}}`, `"s","namespace":"n","data":{}},"meta":{}}`, `"` + strings.Repeat("s", 70) + `"}`} {
+			cases = append(cases, e+rest)
+		}
+	}
 	c, _ := singerCorpus(1 << 17)
 	for l := range bytes.SplitSeq(c, []byte("\n")) {
 		cases = append(cases, string(l))
@@ -214,4 +226,27 @@ func atMembers(at memberAt) message {
 	var s Scanner
 	s.tok.at = at
 	return s.members()
+}
+
+// Each envelope is taken where it may be: a line of the corpus starts
+// after the Singer one, and Airbyte's only where "record" is parsed.
+func TestEnvelopesAreUsed(t *testing.T) {
+	for _, e := range envelopePrefixes {
+		line := []byte(e + `"s"}}`)
+		for _, opaque := range []uint8{opaqueRoles(Singer), opaqueRoles(Auto)} {
+			tk := tokenizer{opaque: opaque}
+			tk.reset(&memLine{b: line})
+			got := tk.envelopeOf(line)
+			if want := !strings.Contains(e, `"record"`) || opaque>>roleRecord&1 == 0; (got != nil) != want || got != nil && got.prefix != e {
+				t.Errorf("%s, opaque %b: envelope %v, want one: %v", e, opaque, got, want)
+			}
+		}
+	}
+	c, _ := singerCorpus(1 << 12)
+	line, _, _ := bytes.Cut(c[bytes.Index(c, []byte(`{"type":"RECORD"`)):], []byte("\n"))
+	tk := tokenizer{opaque: opaqueRoles(Singer)}
+	tk.reset(&memLine{b: line})
+	if e := tk.envelopeOf(line); e == nil || e.prefix != envelopePrefixes[0] {
+		t.Errorf("corpus line %.60q: envelope %v", line, e)
+	}
 }
