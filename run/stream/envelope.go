@@ -16,9 +16,11 @@ type envelope struct {
 	stack   []frame
 	vals    []val
 	seen    [len(readMembers)]uint16
-	at      memberAt
+	at      []slotIndex // tokenizer.at's slots that are not noMembers'
 	rootRec bool
 }
+
+type slotIndex struct{ slot, i int32 }
 
 // envelopePrefixes are the message starts, the most common first.
 var envelopePrefixes = [...]string{
@@ -37,7 +39,12 @@ var envelopes = func() (es [len(envelopePrefixes)]envelope) {
 			panic("stream: envelope " + p + " does not end where a value starts")
 		}
 		es[k] = envelope{prefix: p, record: t.stack[len(t.stack)-1].role == roleRecord,
-			stack: t.stack, vals: t.vals, seen: t.seen, at: t.at, rootRec: t.rootRec}
+			stack: t.stack, vals: t.vals, seen: t.seen, rootRec: t.rootRec}
+		for slot, i := range t.at {
+			if i != noMembers[slot] {
+				es[k].at = append(es[k].at, slotIndex{int32(slot), i})
+			}
+		}
 	}
 	return es
 }()
@@ -58,12 +65,27 @@ func (t *tokenizer) envelopeOf(p []byte) *envelope {
 	return nil
 }
 
-// startAfter sets the tokenizer's state to e's, as if parseLine had
-// tokenized e.prefix, and returns the innermost open container.
+// startAfter sets the fresh tokenizer's state to e's, as if parseLine had
+// tokenized e.prefix, and returns the innermost open container. Copied
+// element by element: whole-array copies went through the stack and
+// stalled on store forwarding.
 func (t *tokenizer) startAfter(e *envelope) *frame {
-	t.stack = append(t.stack[:0], e.stack...)
-	t.vals = append(t.vals[:0], e.vals...)
-	t.seen, t.at, t.rootRec, t.started = e.seen, e.at, e.rootRec, true
+	if cap(t.stack) < len(e.stack) || cap(t.vals) < len(e.vals) {
+		t.stack = append(t.stack[:0], e.stack...)
+		t.vals = append(t.vals[:0], e.vals...)
+	} else {
+		t.stack, t.vals = t.stack[:len(e.stack)], t.vals[:len(e.vals)]
+		for k := range e.stack {
+			t.stack[k] = e.stack[k]
+		}
+		for k := range e.vals {
+			t.vals[k] = e.vals[k]
+		}
+	}
+	for _, a := range e.at {
+		t.at[a.slot] = a.i
+	}
+	t.seen, t.rootRec, t.started = e.seen, e.rootRec, true
 	t.state = sKeyOrEnd // as openContainer leaves it
 	return &t.stack[len(t.stack)-1]
 }
