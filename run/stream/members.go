@@ -79,7 +79,7 @@ func (t *tokenizer) noteMember(role byte, key []byte) int {
 		return -1
 	}
 	if bit := uint16(1) << i; (t.seen[role]&bit != 0 || escaped) && t.faults[role].name == "" {
-		t.faults[role] = memberFault{name: readMembers[role][i], escaped: escaped}
+		t.faults[role], t.faulty = memberFault{name: readMembers[role][i], escaped: escaped}, true
 	} else {
 		t.seen[role] |= bit
 	}

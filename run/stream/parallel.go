@@ -35,7 +35,7 @@ type lineResult struct {
 	overflow   bool
 	nv, nb, np int // ends of its vals, bigs and paths
 	faults     memberFaults
-	at         memberAt
+	at         message
 }
 
 type helper struct {
@@ -139,7 +139,8 @@ func (s *Scanner) block(b, next []byte, src io.Reader) (n int, rerr, err error) 
 		t.bigs = h.bigs[b0:lr.nb:lr.nb]
 		t.paths = h.paths[p0:lr.np:lr.np]
 		t.started, t.overflow = lr.started, lr.overflow
-		t.faults, t.at = lr.faults, lr.at
+		t.faults, t.faulty = lr.faults, true
+		t.at = lr.at
 		if err := s.handleLine(&s.mem, lr.err, true); err != nil {
 			return 0, nil, err // a pending Read is abandoned: Run stops
 		}

@@ -148,3 +148,20 @@ func TestRecentStreamSpellingsAreTheirStreams(t *testing.T) {
 		}
 	}
 }
+
+// head8 reads the first eight bytes of a span wherever it lies in the line,
+// its end included.
+func TestHead8(t *testing.T) {
+	line := []byte(`{"stream":"abcdefghijk"}`)
+	for st := 0; st <= len(line); st++ {
+		for end := st; end <= len(line); end++ {
+			var want uint64
+			for i, c := range line[st:min(end, st+8)] {
+				want |= uint64(c) << (8 * i)
+			}
+			if got := head8(line, span{int64(st), int64(end)}); got != want {
+				t.Fatalf("[%d,%d): %#x, want %#x", st, end, got, want)
+			}
+		}
+	}
+}

@@ -157,10 +157,11 @@ type tokenizer struct {
 	// of an object with a role is seen, recorded or not.
 	seen   [len(readMembers)]uint16
 	faults memberFaults
+	faulty bool // faults may be set
 	// at is, per slot (keyInfos), the index in vals of the last recorded
 	// read member of the root or of "record": members() reads the message
 	// from it instead of walking vals. Slot 0 takes the other members'.
-	at memberAt
+	at message
 
 	chunk []byte // current chunk and its line offset
 	base  int64
@@ -170,7 +171,13 @@ type tokenizer struct {
 func (t *tokenizer) reset(src byteSource) {
 	t.state, t.nstate, t.isKey, t.ucount, t.litPos = sValue, 0, false, 0, 0
 	t.rootRec, t.started, t.overflow = false, false, false
-	t.seen, t.faults, t.at = [len(readMembers)]uint16{}, memberFaults{}, noMembers
+	// One by one: a tuple assignment built the values on the stack
+	// first, and the copies stalled on store forwarding.
+	t.seen = [len(readMembers)]uint16{}
+	if t.faulty {
+		t.faults, t.faulty = memberFaults{}, false
+	}
+	t.at = noMembers
 	t.stack = t.stack[:0]
 	t.vals = t.vals[:0]
 	t.bigs = t.bigs[:0]
@@ -467,10 +474,8 @@ const (
 	numSlots   = slotRecord + 4
 )
 
-// memberAt is tokenizer.at; noMembers is it with no member recorded.
-type memberAt [numSlots]int32
-
-var noMembers = func() (a memberAt) {
+// noMembers is tokenizer.at with no member recorded.
+var noMembers = func() (a message) {
 	for i := range a {
 		a[i] = -1
 	}
@@ -913,7 +918,7 @@ func (t *tokenizer) parseLine(p []byte) error {
 					if bit := uint16(1) << r; t.seen[roleRoot]&bit == 0 {
 						t.seen[roleRoot] |= bit
 					} else if t.faults[roleRoot].name == "" {
-						t.faults[roleRoot] = memberFault{name: readMembers[roleRoot][r]}
+						t.faults[roleRoot], t.faulty = memberFault{name: readMembers[roleRoot][r]}, true
 					}
 				}
 				ki := &keyInfos[roleRoot][r+1]

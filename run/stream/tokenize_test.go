@@ -90,7 +90,7 @@ type tokResult struct {
 	Bigs     []bigStr
 	Paths    string
 	Faults   memberFaults
-	At       memberAt
+	At       message
 }
 
 func tokenizeWith(tk *tokenizer, line []byte, chunk int) tokResult {
@@ -200,11 +200,17 @@ func TestParseLineMatchesFeed(t *testing.T) {
 	}
 }
 
+// namedMembers are a message's members by name.
+type namedMembers struct {
+	typ, stream, record, value, state, meta, keyProps, trace int32
+	rStream, rNS, rData, rMeta                               int32
+}
+
 // walkMembers finds the message members by walking the recorded values, as
 // members() did before the tokenizer noted them: the last of each name.
-func walkMembers(line []byte, vals []val) message {
+func walkMembers(line []byte, vals []val) namedMembers {
 	ld := &memLine{b: line}
-	m := message{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+	m := namedMembers{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 	root := [...]*int32{&m.typ, &m.stream, &m.record, &m.value, &m.state, &m.meta, &m.keyProps, &m.trace}
 	rec := [...]*int32{&m.rStream, &m.rNS, &m.rData, &m.rMeta}
 	for i := 1; i < len(vals); i++ {
@@ -222,31 +228,10 @@ func walkMembers(line []byte, vals []val) message {
 	return m
 }
 
-func atMembers(at memberAt) message {
-	var s Scanner
-	s.tok.at = at
-	return s.members()
-}
-
-// Each envelope is taken where it may be: a line of the corpus starts
-// after the Singer one, and Airbyte's only where "record" is parsed.
-func TestEnvelopesAreUsed(t *testing.T) {
-	for _, e := range envelopePrefixes {
-		line := []byte(e + `"s"}}`)
-		for _, opaque := range []uint8{opaqueRoles(Singer), opaqueRoles(Auto)} {
-			tk := tokenizer{opaque: opaque}
-			tk.reset(&memLine{b: line})
-			got := tk.envelopeOf(line)
-			if want := !strings.Contains(e, `"record"`) || opaque>>roleRecord&1 == 0; (got != nil) != want || got != nil && got.prefix != e {
-				t.Errorf("%s, opaque %b: envelope %v, want one: %v", e, opaque, got, want)
-			}
-		}
-	}
-	c, _ := singerCorpus(1 << 12)
-	line, _, _ := bytes.Cut(c[bytes.Index(c, []byte(`{"type":"RECORD"`)):], []byte("\n"))
-	tk := tokenizer{opaque: opaqueRoles(Singer)}
-	tk.reset(&memLine{b: line})
-	if e := tk.envelopeOf(line); e == nil || e.prefix != envelopePrefixes[0] {
-		t.Errorf("corpus line %.60q: envelope %v", line, e)
-	}
+// atMembers are the members the tokenizer noted, through message's
+// accessors.
+func atMembers(at message) namedMembers {
+	m := &at
+	return namedMembers{m.typ(), m.stream(), m.record(), m.value(), m.state(), m.meta(), m.keyProps(), m.trace(),
+		m.rStream(), m.rNS(), m.rData(), m.rMeta()}
 }
