@@ -78,7 +78,12 @@ func (s *Scanner) handleLine(ld lineData, tokErr error, nl bool) error {
 	m := s.members()
 	var typ []byte
 	if m.typ() >= 0 && vals[m.typ()].kind == kString && vals[m.typ()].end-vals[m.typ()].start <= 40 {
-		typ = ld.slice(vals[m.typ()].start+1, vals[m.typ()].end-1)
+		v := &vals[m.typ()]
+		if ml, ok := ld.(*memLine); ok {
+			typ = ml.b[v.start+1 : v.end-1] // most lines: no interface call
+		} else {
+			typ = ld.slice(v.start+1, v.end-1)
+		}
 	}
 	return s.dispatch(m, typ)
 }
@@ -94,25 +99,11 @@ func (s *Scanner) isKind(i int32, k byte) bool { return i >= 0 && s.tok.vals[i].
 // dispatch handles a message by type and protocol.
 func (s *Scanner) dispatch(m *message, typ []byte) error {
 	proto := s.cfg.Protocol
+	if string(typ) == "RECORD" {
+		// Most lines are RECORDs: tested before the switch searches.
+		return s.dispatchRecord(m, proto)
+	}
 	switch string(typ) {
-	case "RECORD":
-		singer := s.isKind(m.stream(), kString) && s.isKind(m.record(), kObject)
-		airbyte := s.isKind(m.record(), kObject) && s.isKind(m.rData(), kObject) && s.isKind(m.rStream(), kString)
-		switch {
-		case proto != Airbyte && singer:
-			if f := s.tok.faults[roleMeta]; f.name != "" {
-				return s.badLine(f.reason(roleMeta))
-			}
-			return s.recordLine(m, false)
-		case proto != Singer && airbyte:
-			for _, role := range [...]byte{roleRecord, roleRecMeta} {
-				if f := s.tok.faults[role]; f.name != "" {
-					return s.badLine(f.reason(role))
-				}
-			}
-			return s.recordLine(m, true)
-		}
-		return s.badLine(fmt.Sprintf("RECORD message without the %s fields", s.shapeName()))
 	case "STATE":
 		switch {
 		case proto != Airbyte && m.value() >= 0:
@@ -160,6 +151,27 @@ func (s *Scanner) dispatch(m *message, typ []byte) error {
 		return s.forward(nil, nil)
 	}
 	return s.badLine(fmt.Sprintf("not a known %s message (type %.40q)", proto, typ))
+}
+
+// dispatchRecord handles a RECORD message.
+func (s *Scanner) dispatchRecord(m *message, proto Protocol) error {
+	singer := s.isKind(m.stream(), kString) && s.isKind(m.record(), kObject)
+	airbyte := s.isKind(m.record(), kObject) && s.isKind(m.rData(), kObject) && s.isKind(m.rStream(), kString)
+	switch {
+	case proto != Airbyte && singer:
+		if f := s.tok.faults[roleMeta]; f.name != "" {
+			return s.badLine(f.reason(roleMeta))
+		}
+		return s.recordLine(m, false)
+	case proto != Singer && airbyte:
+		for _, role := range [...]byte{roleRecord, roleRecMeta} {
+			if f := s.tok.faults[role]; f.name != "" {
+				return s.badLine(f.reason(role))
+			}
+		}
+		return s.recordLine(m, true)
+	}
+	return s.badLine(fmt.Sprintf("RECORD message without the %s fields", s.shapeName()))
 }
 
 func (s *Scanner) shapeName() string {
