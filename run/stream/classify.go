@@ -12,11 +12,23 @@ import (
 	"strconv"
 )
 
-// message holds the indices (in tok.vals) of the members a message may have.
-type message struct {
-	typ, stream, record, value, state, meta, keyProps, trace int32
-	rStream, rNS, rData, rMeta                               int32 // members of record
-}
+// message holds the indices (in tok.vals) of the members a message may
+// have, -1 for none: the tokenizer's slots (tokenizer.at, keyInfos), in
+// readMembers order; slot 0 takes the other members'.
+type message [numSlots]int32
+
+func (m *message) typ() int32      { return m[slotRoot] }
+func (m *message) stream() int32   { return m[slotRoot+1] }
+func (m *message) record() int32   { return m[slotRoot+2] }
+func (m *message) value() int32    { return m[slotRoot+3] }
+func (m *message) state() int32    { return m[slotRoot+4] }
+func (m *message) meta() int32     { return m[slotRoot+5] }
+func (m *message) keyProps() int32 { return m[slotRoot+6] }
+func (m *message) trace() int32    { return m[slotRoot+7] }
+func (m *message) rStream() int32  { return m[slotRecord] } // members of record
+func (m *message) rNS() int32      { return m[slotRecord+1] }
+func (m *message) rData() int32    { return m[slotRecord+2] }
+func (m *message) rMeta() int32    { return m[slotRecord+3] }
 
 // payload is a RECORD resolved for the policy, whichever its protocol.
 type payload struct {
@@ -28,9 +40,9 @@ type payload struct {
 
 func (m *message) payload(airbyte bool) payload {
 	if airbyte {
-		return payload{obj: m.rData, host: m.record, meta: m.rMeta, prefix: 2}
+		return payload{obj: m.rData(), host: m.record(), meta: m.rMeta(), prefix: 2}
 	}
-	return payload{obj: m.record, host: 0, meta: m.meta, prefix: 1}
+	return payload{obj: m.record(), host: 0, meta: m.meta(), prefix: 1}
 }
 
 // keyName returns the raw key of v if it is short, else nil.
@@ -65,72 +77,46 @@ func (s *Scanner) handleLine(ld lineData, tokErr error, nl bool) error {
 	}
 	m := s.members()
 	var typ []byte
-	if m.typ >= 0 && vals[m.typ].kind == kString && vals[m.typ].end-vals[m.typ].start <= 40 {
-		typ = ld.slice(vals[m.typ].start+1, vals[m.typ].end-1)
-	}
-	return s.dispatch(&m, typ)
-}
-
-// members finds the message members the policy uses, by the one list of
-// read members (members.go's readMembers and readIndex; the order below is
-// theirs).
-func (s *Scanner) members() message {
-	ld, vals := s.ld, s.tok.vals
-	m := message{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
-	root := [...]*int32{&m.typ, &m.stream, &m.record, &m.value, &m.state, &m.meta, &m.keyProps, &m.trace}
-	rec := [...]*int32{&m.rStream, &m.rNS, &m.rData, &m.rMeta}
-	for i := 1; i < len(vals); i++ {
-		v := &vals[i]
-		if v.parent == 0 {
-			if k := readIndex(roleRoot, keyName(ld, v)); k >= 0 {
-				*root[k] = int32(i)
-			}
-		} else if m.record >= 0 && v.parent == m.record {
-			if k := readIndex(roleRecord, keyName(ld, v)); k >= 0 {
-				*rec[k] = int32(i)
-			}
+	if m.typ() >= 0 && vals[m.typ()].kind == kString && vals[m.typ()].end-vals[m.typ()].start <= 40 {
+		v := &vals[m.typ()]
+		if ml, ok := ld.(*memLine); ok {
+			typ = ml.b[v.start+1 : v.end-1] // most lines: no interface call
+		} else {
+			typ = ld.slice(v.start+1, v.end-1)
 		}
 	}
-	return m
+	return s.dispatch(m, typ)
 }
+
+// members are the message members the policy uses: the last recorded
+// value of each read member of the root and of "record", which the
+// tokenizer noted in its slots as it recorded them. Not a copy: the
+// next tokenizing changes them.
+func (s *Scanner) members() *message { return &s.tok.at }
 
 func (s *Scanner) isKind(i int32, k byte) bool { return i >= 0 && s.tok.vals[i].kind == k }
 
 // dispatch handles a message by type and protocol.
 func (s *Scanner) dispatch(m *message, typ []byte) error {
 	proto := s.cfg.Protocol
+	if string(typ) == "RECORD" {
+		// Most lines are RECORDs: tested before the switch searches.
+		return s.dispatchRecord(m, proto)
+	}
 	switch string(typ) {
-	case "RECORD":
-		singer := s.isKind(m.stream, kString) && s.isKind(m.record, kObject)
-		airbyte := s.isKind(m.record, kObject) && s.isKind(m.rData, kObject) && s.isKind(m.rStream, kString)
-		switch {
-		case proto != Airbyte && singer:
-			if f := s.tok.faults[roleMeta]; f.name != "" {
-				return s.badLine(f.reason(roleMeta))
-			}
-			return s.recordLine(m, false)
-		case proto != Singer && airbyte:
-			for _, role := range [...]byte{roleRecord, roleRecMeta} {
-				if f := s.tok.faults[role]; f.name != "" {
-					return s.badLine(f.reason(role))
-				}
-			}
-			return s.recordLine(m, true)
-		}
-		return s.badLine(fmt.Sprintf("RECORD message without the %s fields", s.shapeName()))
 	case "STATE":
 		switch {
-		case proto != Airbyte && m.value >= 0:
-			return s.stateLine(m.value)
-		case proto != Singer && m.state >= 0:
-			return s.stateLine(m.state)
+		case proto != Airbyte && m.value() >= 0:
+			return s.stateLine(m.value())
+		case proto != Singer && m.state() >= 0:
+			return s.stateLine(m.state())
 		}
 		return s.badLine("STATE message without its value")
 	case "SCHEMA":
 		if proto == Airbyte {
 			break
 		}
-		if !s.isKind(m.stream, kString) {
+		if !s.isKind(m.stream(), kString) {
 			return s.badLine("SCHEMA message without stream")
 		}
 		return s.schemaLine(m)
@@ -151,8 +137,8 @@ func (s *Scanner) dispatch(m *message, typ []byte) error {
 		if proto == Singer {
 			break
 		}
-		if s.isKind(m.trace, kObject) {
-			s.traceLine(m.trace)
+		if s.isKind(m.trace(), kObject) {
+			s.traceLine(m.trace())
 		}
 		return s.forward(nil, nil)
 	case "LOG", "SPEC", "CATALOG", "CONNECTION_STATUS", "CONTROL", "DESTINATION_CATALOG":
@@ -165,6 +151,27 @@ func (s *Scanner) dispatch(m *message, typ []byte) error {
 		return s.forward(nil, nil)
 	}
 	return s.badLine(fmt.Sprintf("not a known %s message (type %.40q)", proto, typ))
+}
+
+// dispatchRecord handles a RECORD message.
+func (s *Scanner) dispatchRecord(m *message, proto Protocol) error {
+	singer := s.isKind(m.stream(), kString) && s.isKind(m.record(), kObject)
+	airbyte := s.isKind(m.record(), kObject) && s.isKind(m.rData(), kObject) && s.isKind(m.rStream(), kString)
+	switch {
+	case proto != Airbyte && singer:
+		if f := s.tok.faults[roleMeta]; f.name != "" {
+			return s.badLine(f.reason(roleMeta))
+		}
+		return s.recordLine(m, false)
+	case proto != Singer && airbyte:
+		for _, role := range [...]byte{roleRecord, roleRecMeta} {
+			if f := s.tok.faults[role]; f.name != "" {
+				return s.badLine(f.reason(role))
+			}
+		}
+		return s.recordLine(m, true)
+	}
+	return s.badLine(fmt.Sprintf("RECORD message without the %s fields", s.shapeName()))
 }
 
 func (s *Scanner) shapeName() string {
@@ -182,15 +189,15 @@ func (s *Scanner) shapeName() string {
 const maxSmallMember = 1 << 20
 
 func (s *Scanner) schemaLine(m *message) error {
-	v := &s.tok.vals[m.stream]
+	v := &s.tok.vals[m.stream()]
 	si, err := s.stream(v, nil)
 	if err != nil {
 		return s.badLine(err.Error())
 	}
-	if m.keyProps < 0 {
+	if m.keyProps() < 0 {
 		return s.forward(nil, nil)
 	}
-	kp := &s.tok.vals[m.keyProps]
+	kp := &s.tok.vals[m.keyProps()]
 	var keys []string
 	if kp.end-kp.start > maxSmallMember || json.Unmarshal(s.ld.slice(kp.start, kp.end), &keys) != nil {
 		s.warnLine("line %d: SCHEMA for stream %s: key_properties is not a list of strings (of at most %d bytes)",

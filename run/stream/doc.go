@@ -17,8 +17,11 @@
 // limit, with its path) and its in-memory fast path; both take the members
 // they track from one table (memberKeys) and strings from one scanner
 // (scanstr.go); the fast path validates the values it records nothing in
-// with skipValue (skipmask.go on AVX2); members.go notes the read members a line repeats or
-// escapes. classify.go decides
+// with skipValue (skipmask.go on AVX2). members.go notes the read members a
+// line repeats or escapes, and the tokenizer notes where each read member's
+// value is as it records it (tokenizer.at), so that classify.go does not
+// look for them again; envelope.go lets parseLine start after the message
+// start most writers print alike (`{"type":"RECORD","stream":`). classify.go decides
 // what a line is (message type, protocol, stream) and handles the messages
 // that are not records; streams.go is the bounded stream table; policy.go
 // applies the size limits to a record and plans the edits; truncate.go

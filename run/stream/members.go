@@ -65,8 +65,10 @@ const minEscName = 4 + len(`\u0000`) - 1
 
 // noteMember records the member key (raw content) of an object of role,
 // of a length that may be a read member's, plain (nameLens) or escaped
-// (minEscName to maxEscName): setKey asks.
-func (t *tokenizer) noteMember(role byte, key []byte) {
+// (minEscName to maxEscName): setKey asks. It returns the key's index in
+// readMembers[role] as written (-1 for an escaped spelling, which is no
+// read member's: it is a fault).
+func (t *tokenizer) noteMember(role byte, key []byte) int {
 	escaped := false
 	if n := len(key); n >= minEscName && bytes.IndexByte(key, '\\') >= 0 {
 		var buf [maxEscName]byte
@@ -74,13 +76,17 @@ func (t *tokenizer) noteMember(role byte, key []byte) {
 	}
 	i := readIndex(role, key)
 	if i < 0 {
-		return
+		return -1
 	}
 	if bit := uint16(1) << i; (t.seen[role]&bit != 0 || escaped) && t.faults[role].name == "" {
-		t.faults[role] = memberFault{name: readMembers[role][i], escaped: escaped}
+		t.faults[role], t.faulty = memberFault{name: readMembers[role][i], escaped: escaped}, true
 	} else {
 		t.seen[role] |= bit
 	}
+	if escaped {
+		return -1
+	}
+	return i
 }
 
 // readIndex is the index of key in readMembers[role], -1 if it is not

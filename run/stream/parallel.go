@@ -33,19 +33,21 @@ type lineResult struct {
 	err        error
 	started    bool
 	overflow   bool
-	nv, nb, np int // ends of its vals, bigs and paths
-	faults     memberFaults
+	nv, nb, np int   // ends of its vals, bigs and paths
+	fault      int32 // index in helper.faults of the line's member faults, -1 if none
+	at         message
 }
 
 type helper struct {
-	tok   tokenizer
-	mem   memLine
-	lines []lineResult
-	vals  []val
-	bigs  []bigStr
-	paths []byte
-	jobs  chan job
-	done  chan struct{} // buffered: an abandoned Read does not block the helper
+	tok    tokenizer
+	mem    memLine
+	lines  []lineResult
+	faults []memberFaults // of the lines that have any (most have none)
+	vals   []val
+	bigs   []bigStr
+	paths  []byte
+	jobs   chan job
+	done   chan struct{} // buffered: an abandoned Read does not block the helper
 
 	n    int // result of a read job
 	rerr error
@@ -75,7 +77,7 @@ func newHelper(strLimit int64, opaque uint8) *helper {
 
 // tokenize tokenizes every line of b (which ends with a newline).
 func (h *helper) tokenize(b []byte) {
-	h.lines, h.vals, h.bigs, h.paths = h.lines[:0], h.vals[:0], h.bigs[:0], h.paths[:0]
+	h.lines, h.vals, h.bigs, h.paths, h.faults = h.lines[:0], h.vals[:0], h.bigs[:0], h.paths[:0], h.faults[:0]
 	for start := 0; start < len(b); {
 		end := start + bytes.IndexByte(b[start:], '\n')
 		line := b[start:end]
@@ -85,8 +87,13 @@ func (h *helper) tokenize(b []byte) {
 		h.vals = append(h.vals, h.tok.vals...)
 		h.bigs = append(h.bigs, h.tok.bigs...)
 		h.paths = append(h.paths, h.tok.paths...)
+		fault := int32(-1)
+		if h.tok.faulty && h.tok.faults != (memberFaults{}) {
+			fault = int32(len(h.faults))
+			h.faults = append(h.faults, h.tok.faults)
+		}
 		h.lines = append(h.lines, lineResult{end: end, err: err, started: h.tok.started, overflow: h.tok.overflow,
-			nv: len(h.vals), nb: len(h.bigs), np: len(h.paths), faults: h.tok.faults})
+			nv: len(h.vals), nb: len(h.bigs), np: len(h.paths), fault: fault, at: h.tok.at})
 		start = end + 1
 	}
 }
@@ -138,7 +145,12 @@ func (s *Scanner) block(b, next []byte, src io.Reader) (n int, rerr, err error) 
 		t.bigs = h.bigs[b0:lr.nb:lr.nb]
 		t.paths = h.paths[p0:lr.np:lr.np]
 		t.started, t.overflow = lr.started, lr.overflow
-		t.faults = lr.faults
+		if lr.fault >= 0 {
+			t.faults, t.faulty = h.faults[lr.fault], true
+		} else if t.faulty {
+			t.faults, t.faulty = memberFaults{}, false
+		}
+		t.at = lr.at
 		if err := s.handleLine(&s.mem, lr.err, true); err != nil {
 			return 0, nil, err // a pending Read is abandoned: Run stops
 		}

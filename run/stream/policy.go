@@ -44,11 +44,11 @@ func (s *Scanner) recordLine(m *message, airbyte bool) error {
 	vals := s.tok.vals
 	var sv, ns *val
 	if !airbyte {
-		sv = &vals[m.stream]
+		sv = &vals[m.stream()]
 	} else {
-		sv = &vals[m.rStream]
-		if m.rNS >= 0 {
-			ns = &vals[m.rNS]
+		sv = &vals[m.rStream()]
+		if m.rNS() >= 0 {
+			ns = &vals[m.rNS()]
 		}
 	}
 	si, err := s.stream(sv, ns)

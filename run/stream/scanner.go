@@ -282,6 +282,8 @@ type Scanner struct {
 	rej               *rejects
 	flagBuf, keysBuf  []byte
 	keyBuf            []byte
+	recent            [4]recentStream // streams of the last lines in memory (streams.go)
+	recentNext        int
 	errStreams        error
 	curName, curNS    span // the current message's stream name and namespace (raw content; curNS empty if none)
 

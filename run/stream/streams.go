@@ -41,12 +41,77 @@ func (s *Scanner) stream(name, ns *val) (*streamInfo, error) {
 		return nil, fmt.Errorf("stream name of %d bytes is longer than %d bytes", n, maxNameBytes)
 	}
 	s.curName, s.curNS = span{name.start + 1, name.end - 1}, span{}
-	var rawNS []byte
 	if ns != nil && ns.kind == kString {
 		if n := ns.end - ns.start - 2; n > maxNameBytes {
 			return nil, fmt.Errorf("stream namespace of %d bytes is longer than %d bytes", n, maxNameBytes)
 		}
 		s.curNS = span{ns.start + 1, ns.end - 1}
+	}
+	ml, inMem := s.ld.(*memLine)
+	if !inMem {
+		return s.findStream()
+	}
+	// A line in memory: the streams of the last lines first, by their
+	// spelling (one spelling is one decoded key; no namespace is the
+	// empty one, as in the key).
+	rawName, rawNS := ml.b[s.curName.start:s.curName.end], ml.b[s.curNS.start:s.curNS.end]
+	wName, wNS := head8(ml.b, s.curName), head8(ml.b, s.curNS)
+	for i := range s.recent {
+		r := &s.recent[i]
+		if r.wName != wName || r.wNS != wNS || len(r.name) != len(rawName) || len(r.ns) != len(rawNS) || r.si == nil {
+			continue
+		}
+		// Names of at most eight bytes are equal if their heads are.
+		if len(rawName) <= 8 && len(rawNS) <= 8 || string(r.name) == string(rawName) && string(r.ns) == string(rawNS) {
+			return r.si, nil
+		}
+	}
+	si, err := s.findStream()
+	if err == nil && len(rawName)+len(rawNS) <= maxRecentName {
+		r := &s.recent[s.recentNext]
+		s.recentNext = (s.recentNext + 1) % len(s.recent)
+		r.name, r.ns, r.si = append(r.name[:0], rawName...), append(r.ns[:0], rawNS...), si
+		r.wName, r.wNS = wName, wNS
+	}
+	return si, err
+}
+
+// recentStream is a stream of a recent line, by its spelling there.
+type recentStream struct {
+	name, ns   []byte // raw content, as written
+	wName, wNS uint64 // their first eight bytes (head8)
+	si         *streamInfo
+}
+
+// head8 is the first eight bytes of line[sp.start:sp.end] (fewer if it is
+// shorter, the rest zero), little-endian.
+func head8(line []byte, sp span) uint64 {
+	n := sp.end - sp.start
+	if n <= 0 {
+		return 0
+	}
+	if sp.start+8 <= int64(len(line)) {
+		w := binary.LittleEndian.Uint64(line[sp.start:])
+		if n < 8 {
+			w &= 1<<(8*n) - 1
+		}
+		return w
+	}
+	var w uint64
+	for i, c := range line[sp.start:min(sp.end, sp.start+8)] {
+		w |= uint64(c) << (8 * i)
+	}
+	return w
+}
+
+// maxRecentName bounds the spellings kept in Scanner.recent.
+const maxRecentName = 256
+
+// findStream is stream() for the name and namespace at s.curName and
+// s.curNS, by their decoded key.
+func (s *Scanner) findStream() (*streamInfo, error) {
+	var rawNS []byte
+	if s.curNS != (span{}) {
 		// Decoded into the key buffer first: raw may be the spool's read
 		// buffer, which the next slice reuses.
 		rawNS = s.ld.slice(s.curNS.start, s.curNS.end)

@@ -2,6 +2,8 @@ package stream
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -74,5 +76,92 @@ func TestStreamKeyDecodesLikeJSON(t *testing.T) {
 	// A lone surrogate stays apart from U+FFFD.
 	if a, b := appendUnescaped(nil, []byte(`\ud800`)), appendUnescaped(nil, []byte(`\ufffd`)); string(a) == string(b) {
 		t.Errorf("lone surrogate decodes to %q, like U+FFFD", a)
+	}
+}
+
+// Records of many streams, interleaved, each line spelling its stream
+// and namespace in one of several ways (escapes, no namespace or an empty
+// one): every record counts for its decoded stream, numbered in order,
+// whether the scanner found the stream by the spelling of a recent line
+// or in the table (in memory and through the spool, which agree: scan).
+func TestRecentStreamSpellingsAreTheirStreams(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	spell := func(s string) string {
+		var b strings.Builder
+		for _, c := range []byte(s) {
+			if r.IntN(3) == 0 {
+				fmt.Fprintf(&b, `\u%04x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+		return b.String()
+	}
+	for _, n := range []int{1, 3, 4, 5, 9} {
+		var in strings.Builder
+		want := map[string]int64{}
+		for i := range 600 {
+			name := fmt.Sprintf("u%d", r.IntN(n))
+			ns, nsField := "", ""
+			switch r.IntN(4) {
+			case 1:
+				nsField = `"namespace":"",`
+			case 2, 3:
+				ns = []string{"n", "n1", "u1"}[r.IntN(3)]
+				nsField = `"namespace":"` + spell(ns) + `",`
+			}
+			full := name
+			if ns != "" {
+				full = ns + "." + name
+			}
+			want[full]++
+			v := "1"
+			if i%2 == 0 {
+				v = `"` + strings.Repeat("x", 40) + `"`
+			}
+			fmt.Fprintf(&in, `{"type":"RECORD","record":{%s"stream":"%s","data":{"v":%s},"emitted_at":1}}`+"\n", nsField, spell(name), v)
+		}
+		res := scan(t, Config{Protocol: Airbyte, MaxFieldSize: 20}, in.String())
+		if res.err != nil || res.stats.Records != 600 {
+			t.Fatalf("%d streams: err %v stats %+v", n, res.err, res.stats)
+		}
+		for full, c := range want {
+			if got := res.stats.ByStream[full].Records; got != c {
+				t.Errorf("%d streams: %s has %d records, want %d (%+v)", n, full, got, c, res.stats.ByStream)
+			}
+		}
+		// The flagged records are numbered per decoded stream.
+		next := map[string]int64{}
+		for l := range strings.SplitSeq(strings.TrimSpace(res.flags), "\n") {
+			var f struct {
+				Stream, Namespace string
+				Record            int64
+			}
+			if err := json.Unmarshal([]byte(l), &f); err != nil {
+				t.Fatal(err)
+			}
+			key := f.Namespace + "\x00" + f.Stream
+			if f.Record <= next[key] {
+				t.Fatalf("%d streams: record %d of %q after %d", n, f.Record, key, next[key])
+			}
+			next[key] = f.Record
+		}
+	}
+}
+
+// head8 reads the first eight bytes of a span wherever it lies in the line,
+// its end included.
+func TestHead8(t *testing.T) {
+	line := []byte(`{"stream":"abcdefghijk"}`)
+	for st := 0; st <= len(line); st++ {
+		for end := st; end <= len(line); end++ {
+			var want uint64
+			for i, c := range line[st:min(end, st+8)] {
+				want |= uint64(c) << (8 * i)
+			}
+			if got := head8(line, span{int64(st), int64(end)}); got != want {
+				t.Fatalf("[%d,%d): %#x, want %#x", st, end, got, want)
+			}
+		}
 	}
 }

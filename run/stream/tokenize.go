@@ -7,6 +7,7 @@ package stream
 // members it records ("record", "meta", "record.data", "record.meta").
 
 import (
+	"bytes"
 	"fmt"
 )
 
@@ -67,10 +68,11 @@ type frame struct {
 	role   byte
 	idx    int32 // index in vals, -1 if not recorded
 	key    span  // current member's key content (objects)
-	krole  byte  // the role a container value of that key gets (keyRole)
+	krole  byte  // the role a container value of that key gets (keyInfos)
 	n      int64 // current element index (arrays)
 	vstart int64 // start of the current member value
 	rec    bool  // the current member is recorded in vals
+	slot   uint8 // the current member's slot in tokenizer.at (0: none)
 }
 
 // Tokenizer states.
@@ -155,6 +157,11 @@ type tokenizer struct {
 	// of an object with a role is seen, recorded or not.
 	seen   [len(readMembers)]uint16
 	faults memberFaults
+	faulty bool // faults may be set
+	// at is, per slot (keyInfos), the index in vals of the last recorded
+	// read member of the root or of "record": members() reads the message
+	// from it instead of walking vals. Slot 0 takes the other members'.
+	at message
 
 	chunk []byte // current chunk and its line offset
 	base  int64
@@ -164,7 +171,13 @@ type tokenizer struct {
 func (t *tokenizer) reset(src byteSource) {
 	t.state, t.nstate, t.isKey, t.ucount, t.litPos = sValue, 0, false, 0, 0
 	t.rootRec, t.started, t.overflow = false, false, false
-	t.seen, t.faults = [len(readMembers)]uint16{}, memberFaults{}
+	// One by one: a tuple assignment built the values on the stack
+	// first, and the copies stalled on store forwarding.
+	t.seen = [len(readMembers)]uint16{}
+	if t.faulty {
+		t.faults, t.faulty = memberFaults{}, false
+	}
+	t.at = noMembers
 	t.stack = t.stack[:0]
 	t.vals = t.vals[:0]
 	t.bigs = t.bigs[:0]
@@ -444,18 +457,60 @@ var memberKeys = [...]struct {
 	{roleRecord, "namespace", roleNone},
 }
 
-// keyRole looks key up under a container of role parent: the role of its
-// value if that is a container, and whether the member is recorded.
-func keyRole(parent byte, key []byte) (role byte, rec bool) {
-	if n := len(key); n == 4 || n == 6 || n == 9 {
-		for _, m := range memberKeys {
-			if m.parent == parent && m.key == string(key) {
-				return m.role, true
+// keyInfo is what the tokenizer does with a member: the role its value
+// gets if it is a container, whether it is recorded outside the full pass,
+// and its slot in tokenizer.at (0: none).
+type keyInfo struct {
+	role byte
+	rec  bool
+	slot uint8
+}
+
+// Slots in tokenizer.at: the root's read members, then record's, in
+// readMembers order (the order of message's fields).
+const (
+	slotRoot   = 1
+	slotRecord = slotRoot + 8
+	numSlots   = slotRecord + 4
+)
+
+// noMembers is tokenizer.at with no member recorded.
+var noMembers = func() (a message) {
+	for i := range a {
+		a[i] = -1
+	}
+	return a
+}()
+
+// keyInfos is memberKeys by read member: keyInfos[parent][i+1] for
+// readMembers[parent][i], keyInfos[parent][0] for any other key (recorded
+// only at the root).
+var keyInfos = func() (k [len(readMembers)][17]keyInfo) {
+	for parent := range readMembers {
+		k[parent][0].rec = byte(parent) == roleRoot
+		for i, name := range readMembers[parent] {
+			ki := keyInfo{rec: byte(parent) == roleRoot}
+			switch byte(parent) {
+			case roleRoot:
+				ki.slot = uint8(slotRoot + i)
+			case roleRecord:
+				ki.slot = uint8(slotRecord + i)
 			}
+			for _, m := range memberKeys {
+				if int(m.parent) == parent && m.key == name {
+					ki.role, ki.rec = m.role, true
+				}
+			}
+			k[parent][i+1] = ki
 		}
 	}
-	return roleNone, parent == roleRoot
-}
+	for _, m := range memberKeys {
+		if readIndex(m.parent, []byte(m.key)) < 0 {
+			panic("stream: memberKeys has " + m.key + ", which is not in readMembers")
+		}
+	}
+	return k
+}()
 
 func (t *tokenizer) openContainer(c byte, off int64) error {
 	if len(t.stack) >= maxDepth {
@@ -466,12 +521,10 @@ func (t *tokenizer) openContainer(c byte, off int64) error {
 		nf.role = roleRoot
 		nf.idx = t.record(-1, c, span{-1, -1}, off, -1)
 	} else if f := &t.stack[n-1]; f.rec {
-		key := span{-1, -1}
 		if f.kind == kObject {
-			key = f.key
 			nf.role = f.krole
 		}
-		nf.idx = t.record(f.idx, c, key, off, -1)
+		nf.idx = t.member(f, c, off, -1)
 		if nf.idx < 0 {
 			nf.role = roleNone
 		}
@@ -493,18 +546,39 @@ func (t *tokenizer) openContainer(c byte, off int64) error {
 
 // record appends a val if there is room; it returns its index or -1.
 func (t *tokenizer) record(parent int32, kind byte, key span, start, end int64) int32 {
-	if len(t.vals) >= maxVals {
+	n := len(t.vals)
+	if n >= maxVals {
 		t.overflow = true
 		return -1
 	}
-	t.vals = append(t.vals, val{parent: parent, kind: kind, key: key, start: start, end: end})
-	return int32(len(t.vals) - 1)
+	if n == cap(t.vals) {
+		t.vals = append(t.vals, val{})
+	}
+	// Written in place: a val built on the stack and copied cost a
+	// store-forwarding stall per member.
+	t.vals = t.vals[:n+1]
+	v := &t.vals[n]
+	v.parent, v.kind, v.role, v.key, v.start, v.end = parent, kind, roleNone, key, start, end
+	return int32(n)
+}
+
+// member records the current member (object) or element (array) of the
+// recorded container f, and notes a read member's index in its slot.
+func (t *tokenizer) member(f *frame, kind byte, start, end int64) int32 {
+	key := span{-1, -1}
+	if f.kind == kObject {
+		key = f.key
+	}
+	i := t.record(f.idx, kind, key, start, end)
+	if i > 0 {
+		t.at[f.slot] = i
+	}
+	return i
 }
 
 func (t *tokenizer) closeContainer(off int64) error {
 	n := len(t.stack)
-	f := t.stack[n-1]
-	if f.idx >= 0 {
+	if f := &t.stack[n-1]; f.idx >= 0 {
 		t.vals[f.idx].end = off + 1
 	}
 	t.stack = t.stack[:n-1]
@@ -552,11 +626,7 @@ func (t *tokenizer) endScalar(end int64, kind byte) {
 	if n := len(t.stack); n == 0 {
 		t.record(-1, kind, span{-1, -1}, t.strStart, end)
 	} else if f := &t.stack[n-1]; f.rec {
-		key := span{-1, -1}
-		if f.kind == kObject {
-			key = f.key
-		}
-		t.record(f.idx, kind, key, t.strStart, end)
+		t.member(f, kind, t.strStart, end)
 	}
 	t.afterValue()
 }
@@ -569,11 +639,7 @@ func (t *tokenizer) scalar(start, end int64, kind byte) {
 		return
 	}
 	if f := &t.stack[n-1]; f.rec {
-		key := span{-1, -1}
-		if f.kind == kObject {
-			key = f.key
-		}
-		t.record(f.idx, kind, key, start, end)
+		t.member(f, kind, start, end)
 	}
 }
 
@@ -584,17 +650,18 @@ func (t *tokenizer) setKey(start, end int64) {
 	f := &t.stack[n-1]
 	f.key = span{start + 1, end}
 	if f.role == roleNone || f.idx < 0 {
-		f.rec, f.krole = false, roleNone
+		f.rec, f.krole, f.slot = false, roleNone, 0
 		return
 	}
 	key := t.bytesAt(start+1, end)
+	i := -1 // readIndex of the raw key
 	if kl := len(key); kl < 32 && nameLens[f.role]>>kl&1 != 0 || kl >= minEscName && kl <= maxEscName && nameLens[f.role] != 0 {
-		t.noteMember(f.role, key) // the length may be a read member's
+		i = t.noteMember(f.role, key) // the length may be a read member's
 	}
-	role, rec := keyRole(f.role, key)
-	f.rec, f.krole = rec || t.full, role
+	ki := &keyInfos[f.role][i+1]
+	f.rec, f.krole, f.slot = ki.rec || t.full, ki.role, ki.slot
 	if n == 1 {
-		t.rootRec = role == roleRecord
+		t.rootRec = ki.role == roleRecord
 	}
 }
 
@@ -688,6 +755,9 @@ func (t *tokenizer) parseLine(p []byte) error {
 	st := wantValue
 	i := 0
 	var top *frame // innermost open container
+	if e := t.envelopeOf(p); e != nil {
+		top, i = t.startAfter(e), len(e.prefix)
+	}
 	for {
 		for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
 			i++
@@ -717,8 +787,17 @@ func (t *tokenizer) parseLine(p []byte) error {
 				if t.strLimit > 0 && int64(j+1-i) > t.strLimit && len(t.stack) >= 2 && t.rootRec {
 					t.addBig(int64(i), int64(j+1))
 				}
-				if top == nil || top.rec {
+				if top == nil {
 					t.scalar(int64(i), int64(j+1), kString)
+				} else if k := len(t.vals); top.rec && top.kind == kObject && k < cap(t.vals) && k < maxVals {
+					// member(), inline: a call costs parseLine its
+					// registers, and most members are strings.
+					t.vals = t.vals[:k+1]
+					v := &t.vals[k]
+					v.parent, v.kind, v.role, v.key, v.start, v.end = top.idx, kString, roleNone, top.key, int64(i), int64(j+1)
+					t.at[top.slot] = int32(k)
+				} else if top.rec {
+					t.member(top, kString, int64(i), int64(j+1))
 				}
 				i = j + 1
 				st = wantAfter
@@ -727,7 +806,7 @@ func (t *tokenizer) parseLine(p []byte) error {
 					// A member recorded whole whose members matter only
 					// to the full pass (Singer's record, Airbyte's
 					// record.data): its extent, validated in one loop.
-					idx := t.record(top.idx, c, top.key, int64(i), -1)
+					idx := t.member(top, c, int64(i), -1)
 					j, ok := t.skipValue(p, i, maxDepth-len(t.stack))
 					if !ok {
 						return t.parseAgain(p)
@@ -788,8 +867,10 @@ func (t *tokenizer) parseLine(p []byte) error {
 						return t.errAt(int64(i+k), "invalid literal")
 					}
 				}
-				if top == nil || top.rec {
+				if top == nil {
 					t.scalar(int64(i), int64(i+len(lit)), c)
+				} else if top.rec {
+					t.member(top, c, int64(i), int64(i+len(lit)))
 				}
 				i += len(lit)
 				st = wantAfter
@@ -801,8 +882,10 @@ func (t *tokenizer) parseLine(p []byte) error {
 				if t.strLimit > 0 && int64(j-i) > t.strLimit && len(t.stack) >= 2 && t.rootRec {
 					t.addBig(int64(i), int64(j))
 				}
-				if top == nil || top.rec {
+				if top == nil {
 					t.scalar(int64(i), int64(j), kNumber)
+				} else if top.rec {
+					t.member(top, kNumber, int64(i), int64(j))
 				}
 				i = j
 				st = wantAfter
@@ -823,9 +906,25 @@ func (t *tokenizer) parseLine(p []byte) error {
 					return err
 				}
 			}
-			if top.role == roleNone {
+			switch key := p[i+1 : j]; {
+			case top.role == roleNone:
 				top.key = span{int64(i + 1), int64(j)}
-			} else {
+			case top.role == roleRoot && (ok || len(key) < minEscName || bytes.IndexByte(key, '\\') < 0):
+				// setKey for a root key without escapes, inline: every
+				// line has a few.
+				top.key = span{int64(i + 1), int64(j)}
+				r := readIndex(roleRoot, key)
+				if r >= 0 {
+					if bit := uint16(1) << r; t.seen[roleRoot]&bit == 0 {
+						t.seen[roleRoot] |= bit
+					} else if t.faults[roleRoot].name == "" {
+						t.faults[roleRoot], t.faulty = memberFault{name: readMembers[roleRoot][r]}, true
+					}
+				}
+				ki := &keyInfos[roleRoot][r+1]
+				top.rec, top.krole, top.slot = true, ki.role, ki.slot
+				t.rootRec = ki.role == roleRecord
+			default:
 				t.setKey(int64(i), int64(j))
 			}
 			i = j + 1
