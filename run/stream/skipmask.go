@@ -152,7 +152,8 @@ type maskScan struct {
 	esc, inStr, scal uint64 // first byte escaped; in a string at the end (all ones); last byte part of a scalar
 	obj              uint64 // 1: the innermost open container is an object
 	depth, room      int
-	stack            []uint64 // bit d: the container at depth d is an object
+	top              uint64   // bit d: the container at depth d < 64 is an object
+	stack            []uint64 // the same for depths of 64 and more (word 0 unused)
 	// Per class of token, the carry of its follow (see follow), and the
 	// carry of the key strings' closing-quote addition.
 	pValue, pArr, pObj, pKey, pColon, pAfter, kc uint64
@@ -193,30 +194,42 @@ func (s *maskScan) block(p []byte, base int, m *blockMasks, valid uint64) (int, 
 	cur := s.obj
 	ctx := -cur
 	var bad uint64
-	stack := s.stack
+	// The kinds of the 64 outer containers stay in a register (top); the
+	// memory stack holds deeper ones.
+	top, d, room := s.top, s.depth, s.room
 	for br := (m.open | m.close) & valid &^ str; br != 0; br &= br - 1 {
 		i := bits.TrailingZeros64(br)
 		c := p[base+i]
 		o, k := int(c>>1&1), uint64(c>>5&1)
-		d := s.depth
 		at := d - 1 + o // an open bracket's depth, or the one a close closes
-		if uint(at) >= uint(s.room) {
+		if uint(at) >= uint(room) {
 			return -1, false
 		}
-		w, sh := &stack[at>>6], uint(at&63)
-		bad |= (*w>>sh&1 ^ k) &^ uint64(o) // a close of the other kind
-		*w = *w&^(uint64(o)<<sh) | k&uint64(o)<<sh
+		if at < 64 {
+			sh := uint(at)
+			bad |= (top>>sh&1 ^ k) &^ uint64(o) // a close of the other kind
+			top = top&^(uint64(o)<<sh) | k&uint64(o)<<sh
+		} else {
+			w, sh := &s.stack[at>>6], uint(at&63)
+			bad |= (*w>>sh&1 ^ k) &^ uint64(o)
+			*w = *w&^(uint64(o)<<sh) | k&uint64(o)<<sh
+		}
 		d += 2*o - 1
-		s.depth = d
 		if d == 0 {
 			end = i
 			lim &= 2<<uint(i) - 1
 			break
 		}
-		obj := stack[(d-1)>>6] >> uint((d-1)&63) & 1
+		var obj uint64
+		if d <= 64 {
+			obj = top >> uint(d-1) & 1
+		} else {
+			obj = s.stack[(d-1)>>6] >> uint((d-1)&63) & 1
+		}
 		ctx ^= -(obj ^ cur) & (^uint64(0) << uint(i+1))
 		cur = obj
 	}
+	s.top, s.depth = top, d
 	s.obj = cur
 
 	if m.ctrl&lim&(str|^m.space) != 0 {
