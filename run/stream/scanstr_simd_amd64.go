@@ -24,11 +24,14 @@ const simdMin = 64
 const haveSIMD = true
 
 func stopSIMD(p []byte, i int) int {
+	// Every return clears the upper halves first: the Go code it returns
+	// to uses SSE moves, which stall while they are dirty.
 	if use512 {
 		q, b, c := archsimd.BroadcastUint8x64('"'), archsimd.BroadcastUint8x64('\\'), archsimd.BroadcastUint8x64(0x20)
 		for ; i+64 <= len(p); i += 64 {
 			x := archsimd.LoadUint8x64Slice(p[i : i+64])
 			if m := x.Equal(q).Or(x.Equal(b)).Or(x.Less(c)).ToBits(); m != 0 {
+				archsimd.ClearAVXUpperBits()
 				return i + bits.TrailingZeros64(m)
 			}
 		}
@@ -37,9 +40,11 @@ func stopSIMD(p []byte, i int) int {
 	for ; i+32 <= len(p); i += 32 {
 		x := archsimd.LoadUint8x32Slice(p[i : i+32])
 		if m := x.Equal(q).Or(x.Equal(b)).Or(x.Less(c)).ToBits(); m != 0 {
+			archsimd.ClearAVXUpperBits()
 			return i + bits.TrailingZeros32(m)
 		}
 	}
+	archsimd.ClearAVXUpperBits()
 	return stopSWAR(p, i)
 }
 
