@@ -503,3 +503,45 @@ func TestSkipMaskedRoomBothPaths(t *testing.T) {
 		agreeHostile(t, &tk, w, d+1, []int{0})
 	}
 }
+
+// TestSkipMaskedNumberEndsAtBlockEdge: FOUND BY THIS ATTACK (it accepted
+// these before its fix). A number whose last byte is a block's last and
+// may not end a number ('-' or '.') leaves its check to the next block's
+// first byte; a next block with an exponent anywhere in it is checked by
+// numberEnd, which looked only at the numbers in that block, so
+// `[-,1e1]` and `[1.,1e1]` with the '-' or '.' at a block's end were
+// valid, and Scanner.Run forwarded a RECORD line holding one.
+func TestSkipMaskedNumberEndsAtBlockEdge(t *testing.T) {
+	var tk attackState
+	for _, num := range []string{"-", "1.", "-0.", "12.", "-1.5.", "0-"} {
+		for _, rest := range []string{",1e1]", "]", " ,1E+1]", "],[1e-1]]", ",true,2e2]", `,"x",1.5e3]`, "\t\n,2E5 ]"} {
+			for _, shift := range []int{0, 1, 2} {
+				// The number's last byte at 63 - shift, 63 and 127.
+				for _, at := range []int{63 - shift, 63, 127} {
+					v := "[[" + strings.Repeat(" ", at-len(num)-1) + num + rest + "]"
+					if v[at] != num[len(num)-1] {
+						t.Fatalf("bad layout %q", v)
+					}
+					if json.Valid([]byte(v)) {
+						t.Fatalf("case %q is valid", v)
+					}
+					agreeHostile(t, &tk, []byte(v), 200, []int{0})
+				}
+			}
+		}
+	}
+	// The whole scanner: a Singer RECORD whose payload holds `-,1e1` with
+	// the '-' at the payload's 63rd byte is not forwarded.
+	payload := `{"a":[` + strings.Repeat(" ", 57) + `-,1e1]}`
+	if payload[63] != '-' {
+		t.Fatalf("bad layout %q", payload)
+	}
+	line := `{"type":"RECORD","stream":"s","record":` + payload + "}\n"
+	var out bytes.Buffer
+	if err := New(Config{Protocol: Singer}).Run(&out, strings.NewReader(line)); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("forwarded the invalid line %q", out.String())
+	}
+}
