@@ -545,3 +545,33 @@ func TestSkipMaskedNumberEndsAtBlockEdge(t *testing.T) {
 		t.Fatalf("forwarded the invalid line %q", out.String())
 	}
 }
+
+// TestSkipMaskedTokenPairsAtBlockEdge: every pair of hostile tokens with
+// the first one's last byte at a block's last byte (or one before or
+// after), apart or not: the check a token leaves to the next block must
+// hold whichever way the next block is checked.
+func TestSkipMaskedTokenPairsAtBlockEdge(t *testing.T) {
+	if swarPass {
+		t.Skip("agreeHostile compares both classifiers in the first pass")
+	}
+	var tk attackState
+	for _, a := range hostileTokens {
+		for _, b := range hostileTokens {
+			for _, sep := range []string{",", " , ", ""} {
+				for _, end := range []int{62, 63, 64} {
+					n := end + 1 - len(a) - 1 // '[' then spaces, a ends at end
+					if n < 0 {
+						continue
+					}
+					v := "[" + strings.Repeat(" ", n) + a + sep + b + "]"
+					agreeHostile(t, &tk, []byte(v), 200, []int{0})
+					if n >= 5 && sep != "" {
+						// In an object, after a key that crosses no boundary.
+						v = `{"k":` + strings.Repeat("\t", n-4) + a + sep + `"j":` + b + "}"
+						agreeHostile(t, &tk, []byte(v), 200, []int{0})
+					}
+				}
+			}
+		}
+	}
+}
