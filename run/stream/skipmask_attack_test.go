@@ -575,3 +575,37 @@ func TestSkipMaskedTokenPairsAtBlockEdge(t *testing.T) {
 		}
 	}
 }
+
+// fuzzSeps are the separators FuzzSkipMaskedTokens puts between tokens.
+var fuzzSeps = []string{",", ":", " ", "\t\n", "[", "]", "{", "}", `"k":`, `,"k":`, ""}
+
+// FuzzSkipMaskedTokens: values made of hostile tokens and separators (each
+// input byte picks one), pushed by pad bytes of whitespace so that their
+// seams fall at every block position; skipMasked agrees with skipBytes.
+func FuzzSkipMaskedTokens(f *testing.F) {
+	f.Add([]byte{0, 1, 2}, uint8(60), false)
+	f.Add([]byte{byte(len(hostileTokens) + 0), 4, 44}, uint8(61), false)
+	f.Add([]byte{44, byte(len(hostileTokens) + 9), 15, 3}, uint8(59), true)
+	f.Fuzz(func(t *testing.T, picks []byte, pad uint8, obj bool) {
+		v := []byte("[")
+		if obj {
+			v = []byte(`{"k":`)
+		}
+		v = append(v, strings.Repeat(" ", int(pad%128))...)
+		for _, c := range picks {
+			if k := int(c) % (len(hostileTokens) + len(fuzzSeps)); k < len(hostileTokens) {
+				v = append(v, hostileTokens[k]...)
+			} else {
+				v = append(v, fuzzSeps[k-len(hostileTokens)]...)
+			}
+		}
+		if obj {
+			v = append(v, '}')
+		} else {
+			v = append(v, ']')
+		}
+		var tk attackState
+		tk.n = int(pad)
+		agreeHostile(t, &tk, v, 200, []int{0, int(pad % 7)})
+	})
+}
