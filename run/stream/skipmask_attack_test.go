@@ -580,32 +580,39 @@ func TestSkipMaskedTokenPairsAtBlockEdge(t *testing.T) {
 var fuzzSeps = []string{",", ":", " ", "\t\n", "[", "]", "{", "}", `"k":`, `,"k":`, ""}
 
 // FuzzSkipMaskedTokens: values made of hostile tokens and separators (each
-// input byte picks one), pushed by pad bytes of whitespace so that their
-// seams fall at every block position; skipMasked agrees with skipBytes.
+// input byte picks one), pushed by 0 to 63 bytes of whitespace, each
+// shift in turn, so that every seam falls at every block position;
+// skipMasked agrees with skipBytes.
 func FuzzSkipMaskedTokens(f *testing.F) {
-	f.Add([]byte{0, 1, 2}, uint8(60), false)
-	f.Add([]byte{byte(len(hostileTokens) + 0), 4, 44}, uint8(61), false)
-	f.Add([]byte{44, byte(len(hostileTokens) + 9), 15, 3}, uint8(59), true)
-	f.Fuzz(func(t *testing.T, picks []byte, pad uint8, obj bool) {
-		v := []byte("[")
-		if obj {
-			v = []byte(`{"k":`)
-		}
-		v = append(v, strings.Repeat(" ", int(pad%128))...)
+	f.Add([]byte{0, 1, 2}, false)
+	f.Add([]byte{byte(len(hostileTokens) + 0), 4, 44}, false)
+	f.Add([]byte{44, byte(len(hostileTokens) + 9), 15, 3}, true)
+	f.Fuzz(func(t *testing.T, picks []byte, obj bool) {
+		var body []byte
 		for _, c := range picks {
 			if k := int(c) % (len(hostileTokens) + len(fuzzSeps)); k < len(hostileTokens) {
-				v = append(v, hostileTokens[k]...)
+				body = append(body, hostileTokens[k]...)
 			} else {
-				v = append(v, fuzzSeps[k-len(hostileTokens)]...)
+				body = append(body, fuzzSeps[k-len(hostileTokens)]...)
 			}
 		}
-		if obj {
-			v = append(v, '}')
-		} else {
-			v = append(v, ']')
-		}
 		var tk attackState
-		tk.n = int(pad)
-		agreeHostile(t, &tk, v, 200, []int{0, int(pad % 7)})
+		for shift := range 64 {
+			v := []byte("[")
+			if obj {
+				v = []byte(`{"k":`)
+			}
+			v = append(v, strings.Repeat(" ", shift)...)
+			v = append(v, body...)
+			v = append(v, "]}"[btoi(obj)])
+			agreeHostile(t, &tk, v, 200, []int{0})
+		}
 	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
