@@ -292,6 +292,12 @@ func (s *maskScan) block(p []byte, base int, m *blockMasks, valid uint64) (int, 
 		if contd && !checked && !validScalar(p, contdAt) {
 			return -1, false
 		}
+		// A number that ended at the previous block's last byte ('-' or
+		// '.') left its check to this block's first: numberEnd only sees
+		// the numbers that are in this block.
+		if !contd && numBad&1 != 0 {
+			return -1, false
+		}
 		for st := numStart; st != 0; st &= st - 1 {
 			if !validScalar(p, base+bits.TrailingZeros64(st)) {
 				return -1, false
