@@ -48,6 +48,16 @@ BCAST(cFive, 0x0505050505050505)
 	VPCMPEQB c<>(SB), Y1, Y3 \
 	MASK(off)
 
+// RANGE sets Y2, Y3 to the bytes of x0, x1 with x-lo <= n (unsigned),
+// leaving x-lo in d0, d1.
+#define RANGE(x0, x1, lo, n, d0, d1) \
+	VPSUBB lo<>(SB), x0, d0 \
+	VPSUBB lo<>(SB), x1, d1 \
+	VPMINUB n<>(SB), d0, Y2 \
+	VPMINUB n<>(SB), d1, Y3 \
+	VPCMPEQB d0, Y2, Y2 \
+	VPCMPEQB d1, Y3, Y3
+
 // func classifyAVX2(b *byte, nb int, ms *blockMasks)
 TEXT ·classifyAVX2(SB), NOSPLIT, $0-24
 	MOVQ b+0(FP), SI
@@ -92,12 +102,7 @@ loop:
 	EQ(cComma, 56)
 
 	// digit: c-'0' <= 9 unsigned (Y6, Y7 kept); zero: c-'0' == 0
-	VPSUBB cZero<>(SB), Y0, Y6
-	VPSUBB cZero<>(SB), Y1, Y7
-	VPMINUB cNine<>(SB), Y6, Y2
-	VPMINUB cNine<>(SB), Y7, Y3
-	VPCMPEQB Y6, Y2, Y2
-	VPCMPEQB Y7, Y3, Y3
+	RANGE(Y0, Y1, cZero, cNine, Y6, Y7)
 	MASK(64)
 	MOVQ AX, R9
 	VPCMPEQB Y15, Y6, Y2
@@ -127,16 +132,8 @@ loop:
 	MASK(96)
 
 	// hex: a digit, or (c|0x20)-'a' <= 5 unsigned
-	VPSUBB cA<>(SB), Y4, Y8
-	VPSUBB cA<>(SB), Y5, Y9
-	VPMINUB cFive<>(SB), Y8, Y2
-	VPMINUB cFive<>(SB), Y9, Y3
-	VPCMPEQB Y8, Y2, Y2
-	VPCMPEQB Y9, Y3, Y3
-	VPMOVMSKB Y2, AX
-	VPMOVMSKB Y3, BX
-	SHLQ $32, BX
-	ORQ BX, AX
+	RANGE(Y4, Y5, cA, cFive, Y8, Y9)
+	MASK(104)
 	ORQ R9, AX
 	MOVQ AX, 104(DI)
 
