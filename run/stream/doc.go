@@ -89,7 +89,8 @@
 // both grammars share (scanstr.go): AVX2 or AVX-512 when the CPU has them
 // and the build has GOEXPERIMENT=simd (the Makefile sets it), SWAR eight
 // bytes at a time otherwise. The values parseLine records nothing in (the
-// payload: Singer's record under --protocol singer, Airbyte's record.data;
+// payload: Singer's record under Protocol Singer, or under Auto after a
+// root "stream" string; Airbyte's record.data;
 // nested values of the envelope) are validated whole by skipValue: on AVX2,
 // a block at a time (skipmask.go: byte classes by hand-written AVX2 in
 // skipmask_amd64.s, the grammar checked on bitmasks, simdjson's stage 1

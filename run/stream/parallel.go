@@ -59,9 +59,9 @@ type job struct {
 	src io.Reader
 }
 
-func newHelper(strLimit int64, opaque uint8) *helper {
+func newHelper(strLimit int64, opaque uint8, autoSinger bool) *helper {
 	h := &helper{jobs: make(chan job), done: make(chan struct{}, 1)}
-	h.tok.strLimit, h.tok.opaque = strLimit, opaque
+	h.tok.strLimit, h.tok.opaque, h.tok.autoSinger = strLimit, opaque, autoSinger
 	go func() {
 		for j := range h.jobs {
 			if j.src != nil {
@@ -110,7 +110,7 @@ func (s *Scanner) block(b, next []byte, src io.Reader) (n int, rerr, err error) 
 	}
 	first, second := b[:mid+cut+1], b[mid+cut+1:]
 	if s.helper == nil {
-		s.helper = newHelper(s.cfg.MaxFieldSize, s.tok.opaque)
+		s.helper = newHelper(s.cfg.MaxFieldSize, s.tok.opaque, s.tok.autoSinger)
 	}
 	h := s.helper
 	h.jobs <- job{buf: second}

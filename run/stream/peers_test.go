@@ -88,16 +88,20 @@ func BenchmarkPeers(b *testing.B) {
 	b.SetBytes(0)
 }
 
-// BenchmarkScanSerial: the scanner alone on one goroutine, for profiles.
+// BenchmarkScanSerial: the scanner alone on one goroutine, for profiles;
+// /singer and /auto by protocol (auto is the CLI's default).
 func BenchmarkScanSerial(b *testing.B) {
 	c, n := benchCorpus()
-	b.ResetTimer()
-	for range b.N {
-		s := New(Config{Protocol: Singer, MaxFieldSize: 16 << 20, MaxRecordSize: 64 << 20})
-		s.serial = true
-		if s.Run(io.Discard, bytes.NewReader(c)) != nil || s.Snapshot().Records != int64(n) {
-			b.Fatal("scan failed")
-		}
+	for _, p := range []Protocol{Singer, Auto} {
+		b.Run(p.String(), func(b *testing.B) {
+			for range b.N {
+				s := New(Config{Protocol: p, MaxFieldSize: 16 << 20, MaxRecordSize: 64 << 20})
+				s.serial = true
+				if s.Run(io.Discard, bytes.NewReader(c)) != nil || s.Snapshot().Records != int64(n) {
+					b.Fatal("scan failed")
+				}
+			}
+			b.SetBytes(int64(len(c)))
+		})
 	}
-	b.SetBytes(int64(len(c)))
 }

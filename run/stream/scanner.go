@@ -307,7 +307,7 @@ func New(cfg Config) *Scanner {
 		maxFlags:   bound(cfg.MaxFlags, DefaultMaxFlags),
 		maxWarn:    int(bound(int64(cfg.MaxWarnings), DefaultMaxWarnings)),
 	}
-	s.tok.strLimit, s.tok.opaque = cfg.MaxFieldSize, opaqueRoles(cfg.Protocol)
+	s.tok.strLimit, s.tok.opaque, s.tok.autoSinger = cfg.MaxFieldSize, opaqueRoles(cfg.Protocol), cfg.Protocol == Auto
 	return s
 }
 

@@ -1,34 +1,35 @@
 package stream
 
 // This file validates a JSON object or array held in memory a block of 64
-// bytes at a time, from bitmasks of its byte classes (SIMD in
-// skipmask_simd_amd64.go, one byte at a time in classifySWAR), in the
-// manner of simdjson's stage 1: the escaped bytes and the bytes inside
-// strings follow from the quote and backslash masks, with carries from
-// block to block. Unlike simdjson's stage 2, it never walks the tokens one
-// by one. The grammar is checked on whole blocks: JSON is valid if every
-// token is one that may follow the token before it, and, once the
-// brackets are matched and each byte knows whether its innermost
-// container is an object or an array, what may follow a token depends on
-// its class alone:
+// bytes at a time, from bitmasks of its byte classes (AVX2 in
+// skipmask_amd64.s, one byte at a time in classifySWAR), in the manner of
+// simdjson's stage 1: the escaped bytes and the bytes inside strings follow
+// from the quote and backslash masks, with carries from block to block.
+// Unlike simdjson's stage 2, it never walks the tokens one by one. The
+// grammar is checked on whole blocks: JSON is valid if every token is one
+// that may follow the token before it, and, once the brackets are matched
+// and each byte knows whether its innermost container is an object or an
+// array, what may follow a token depends on its class alone:
 //
-//	':' and ',' in an array       a value
-//	'['                           a value or a close
-//	'{'                           a key (a string) or a close
-//	',' in an object              a key
-//	a key (string after '{' or ','  in an object)   ':'
-//	a value's end                 ',' or a close
+//	':', and ',' in an array           a value
+//	'['                                a value or a close
+//	'{'                                a key (a string) or a close
+//	',' in an object                   a key
+//	a key (a string after '{' or ',')  ':'
+//	a value's end                      ',' or a close
 //
 // "The next token after each token of a class" is one addition per class:
 // adding the bit after each token to the whitespace mask carries it over
-// the whitespace that follows. Per block, only brackets (to match them and
-// to know the context), scalars (numbers and literals, checked by
-// skipNumber) and escapes are looked at one by one; a record has few of
-// those next to its strings, keys, colons and commas.
+// the whitespace that follows. Numbers of the common shape and escapes are
+// checked on masks too. Only brackets (to match them and know the context),
+// literals, and the numbers of a block that holds an exponent are looked at
+// one by one; a record has few of those next to its strings, keys, colons
+// and commas.
 //
 // It only says valid or not: on false, parseLine parses the line again the
-// byte-by-byte way, whose errors and offsets are the ones users see. A
-// differential test and a fuzz test hold it to skipValue and
+// byte-by-byte way, whose errors and offsets are the ones users see. The
+// tests hold it to skipBytes (at every block position, exhaustively for
+// short strings across a block boundary, and by fuzzing) and to
 // encoding/json.
 
 import "math/bits"

@@ -2,11 +2,12 @@
 
 #include "textflag.h"
 
-// classifyAVX2 is skipMasked's byte classes with AVX2 (skipmask_simd_amd64.go
-// says which); written by hand because the compiler spilled its constants
-// and halves to the stack on every block. Constants are memory operands,
-// so that the data, its case-folded and digit-shifted forms stay in
-// registers.
+// classifyAVX2 is skipMasked's byte classes with AVX2, stored as
+// blockMasks' fields in order (a test compares them with classifySWAR's for
+// every byte at every position); written by hand because the compiler
+// spilled its constants and halves to the stack on every block. Constants
+// are memory operands, so that the data, its case-folded and digit-shifted
+// forms stay in registers.
 
 #define BCAST(name, v) \
 	DATA name<>+0(SB)/8, $v \

@@ -27,8 +27,9 @@ func (t *tokenizer) skipMasked(p []byte, i, room int) (int, bool) {
 	s.reset(s.stack, room)
 	var ms [maskBatch]blockMasks
 	var pad [64]byte
-	for base := i; base < len(p); base += maskBatch * 64 {
-		nb := min(maskBatch, (len(p)-base+63)/64)
+	// One block first: most nested values end in it (a payload goes on).
+	for base, batch := i, 1; base < len(p); base, batch = base+batch*64, maskBatch {
+		nb := min(batch, (len(p)-base+63)/64)
 		classifyBatch(p[base:], &ms, nb, &pad)
 		for k := range nb {
 			b := base + k*64

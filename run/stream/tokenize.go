@@ -133,6 +133,10 @@ type tokenizer struct {
 	// policy reads only in the full pass (for the protocol in use): outside
 	// it such a container is recorded whole and validated by skipValue.
 	opaque uint8
+	// autoSinger (protocol Auto): a root "stream" string before "record"
+	// makes the line a Singer message if it is a RECORD (dispatch tries
+	// Singer's shape first), so "record" is opaque there too.
+	autoSinger bool
 
 	state    int
 	nstate   int
@@ -802,7 +806,7 @@ func (t *tokenizer) parseLine(p []byte) error {
 				i = j + 1
 				st = wantAfter
 			case c == '{' || c == '[':
-				if top != nil && top.rec && c == '{' && t.opaque>>top.krole&1 != 0 && !t.full && !t.noSkip {
+				if top != nil && top.rec && c == '{' && (t.opaque>>top.krole&1 != 0 || t.singerRecord(top)) && !t.full && !t.noSkip {
 					// A member recorded whole whose members matter only
 					// to the full pass (Singer's record, Airbyte's
 					// record.data): its extent, validated in one loop.
@@ -967,6 +971,16 @@ func (t *tokenizer) parseLine(p []byte) error {
 			i++
 		}
 	}
+}
+
+// singerRecord says whether the member top opens is Auto's Singer payload:
+// the root's "record" after a "stream" string (see autoSinger).
+func (t *tokenizer) singerRecord(top *frame) bool {
+	if !t.autoSinger || top.krole != roleRecord || len(t.stack) != 1 {
+		return false
+	}
+	k := t.at[slotRoot+1] // readMembers[roleRoot][1], "stream"
+	return k >= 0 && t.vals[k].kind == kString
 }
 
 // parseAgain parses the line from its start without skipValue.
