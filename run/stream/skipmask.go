@@ -49,6 +49,9 @@ type blockMasks struct {
 	escapable, hex, u uint64
 }
 
+// maskBatch is how many blocks skipMasked classifies per call.
+const maskBatch = 4
+
 // classifySWAR is the classes of b[:64] a byte at a time: the portable
 // path's classifier and the reference the SIMD one is tested against.
 func classifySWAR(b []byte) blockMasks {

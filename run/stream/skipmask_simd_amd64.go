@@ -15,9 +15,6 @@ var spaceTable = func() (t [32]uint8) {
 	return
 }()
 
-// maskBatch is how many blocks skipMasked classifies per call.
-const maskBatch = 4
-
 // skipMasked is skipMaskedWith on the AVX2 classes.
 func (t *tokenizer) skipMasked(p []byte, i, room int) (int, bool) {
 	if !useSIMD {
