@@ -20,7 +20,7 @@ TESTDATA_PKGS := $(patsubst %/,./%,$(sort $(dir $(wildcard testdata/*/*.go testd
 
 CONNECTORS := $(patsubst testdata/connectors/%/main.go,$(BIN)/%,$(wildcard testdata/connectors/*/main.go))
 
-.PHONY: all build deps deps-test connectors test test-cgroup2 demo bench bench-forecast lint clean
+.PHONY: all build deps deps-test connectors simdjson-peer test test-cgroup2 demo bench bench-forecast lint clean
 
 all: build
 
@@ -75,8 +75,25 @@ demo: build
 	@echo "--- checkpoint (advanced only on STATEs the target printed after committing): $$(cat $(DEMO)/state.json)"
 	@echo "--- full report: $(DEMO)/report.json"
 
-bench: build
-	SYNCBOX_BIN=$(SYNCBOX) SYNCBOX_CONNECTORS=$(BIN) $(GO) test -p 1 -tags '$(TAGS)' -run '^$$' -bench . -benchtime 1x -timeout 60m ./run/... ./cmd/...
+# simdjson's C++ parser, a peer in run/stream's BenchmarkPeers (run as a
+# process, one round each time): our harness on simdjson's amalgamation from
+# npm (testdata/peers/simdjson/package-lock.json). Only bench needs it (and
+# npm and g++); test and CI do not. -O3 without -march: simdjson picks its
+# kernel at run time. Without -pthread, so parse_many stays on one thread.
+SIMDJSON_DIR  := testdata/peers/simdjson
+SIMDJSON_SRC  := $(SIMDJSON_DIR)/node_modules/@nozbe/simdjson/src
+SIMDJSON_PEER := $(BIN)/simdjson-peer
+simdjson-peer: $(SIMDJSON_PEER)
+# A stamp, not the sources: npm dates unpacked files 1985.
+$(SIMDJSON_DIR)/node_modules/.installed: $(SIMDJSON_DIR)/package.json $(SIMDJSON_DIR)/package-lock.json
+	cd $(SIMDJSON_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+$(SIMDJSON_PEER): $(SIMDJSON_DIR)/peer.cpp $(SIMDJSON_DIR)/node_modules/.installed
+	@mkdir -p $(BIN)
+	g++ -O3 -std=c++17 -I$(SIMDJSON_SRC) -o $@ $(SIMDJSON_DIR)/peer.cpp $(SIMDJSON_SRC)/simdjson.cpp
+
+bench: build simdjson-peer
+	SYNCBOX_BIN=$(SYNCBOX) SYNCBOX_CONNECTORS=$(BIN) SYNCBOX_SIMDJSON_PEER=$(SIMDJSON_PEER) $(GO) test -p 1 -tags '$(TAGS)' -run '^$$' -bench . -benchtime 1x -timeout 60m ./run/... ./cmd/...
 
 bench-forecast:
 	$(GO) test -run '^$$' -bench 'Scenarios|Replay' -benchtime 1x -timeout 30m ./limits/forecast/
@@ -88,6 +105,6 @@ lint:
 	$(GO) vet -tags '$(TAGS)' ./... $(TESTDATA_PKGS)
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(SIMDJSON_DIR)/node_modules
 
 FORCE:
