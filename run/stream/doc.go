@@ -94,7 +94,8 @@
 // nested values of the envelope) are validated whole by skipValue: on AVX2,
 // a block at a time (skipmask.go: byte classes by hand-written AVX2 in
 // skipmask_amd64.s, the grammar checked on bitmasks, simdjson's stage 1
-// without a stage 2), else a byte at a time (skipBytes); on any error the
+// without a stage 2), else a token at a time (skipbytes.go: the states as
+// labels, strings eight bytes at a time); on any error the
 // line is parsed again byte by byte for the message and offset. Tokenizing
 // is the cost, so it is split: a helper
 // goroutine tokenizes the second part of each block of complete lines while

@@ -149,7 +149,6 @@ type tokenizer struct {
 	started  bool  // a value has begun
 
 	stack    []frame
-	skipStk  []bool   // skipValue's open containers
 	mscan    maskScan // skipMasked's state
 	noSkip   bool     // parseAgain: no skipValue
 	vals     []val
@@ -167,9 +166,10 @@ type tokenizer struct {
 	// from it instead of walking vals. Slot 0 takes the other members'.
 	at message
 
-	chunk []byte // current chunk and its line offset
-	base  int64
-	src   byteSource
+	chunk    []byte // current chunk and its line offset
+	base     int64
+	src      byteSource
+	skipDeep []uint64 // skipBytes' kinds of containers 64 and more deep
 }
 
 func (t *tokenizer) reset(src byteSource) {
@@ -995,128 +995,12 @@ func (t *tokenizer) parseAgain(p []byte) error {
 // skipValue validates the object or array at p[i], which nests at most
 // room deep, and returns the index after it; false on anything that is not
 // valid JSON (the caller parses again for the error). With SIMD it checks
-// blocks of bytes (skipmask.go), else one byte at a time (skipBytes).
+// blocks of bytes (skipmask.go), else a token at a time (skipbytes.go).
 func (t *tokenizer) skipValue(p []byte, i, room int) (int, bool) {
 	if useSIMD {
 		return t.skipMasked(p, i, room)
 	}
 	return t.skipBytes(p, i, room)
-}
-
-// skipBytes is skipValue one byte at a time, strings eight at a time.
-func (t *tokenizer) skipBytes(p []byte, i, room int) (int, bool) {
-	const (
-		wantValue = iota
-		wantKey
-		wantAfter
-	)
-	n := len(p)
-	stk := t.skipStk[:0] // true: an object
-	defer func() { t.skipStk = stk[:0] }()
-	st := wantValue
-	for {
-		for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
-			i++
-		}
-		if i >= n {
-			return 0, false
-		}
-		c := p[i]
-		switch st {
-		case wantValue:
-			switch {
-			case c == '"':
-				j, ok := shortString(p, i+1)
-				if !ok {
-					var err error
-					if j, err = t.skipString(p, j); err != nil {
-						return 0, false
-					}
-				}
-				i, st = j+1, wantAfter
-			case c == '{' || c == '[':
-				if len(stk) >= room {
-					return 0, false
-				}
-				stk = append(stk, c == '{')
-				i++
-				for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
-					i++
-				}
-				if i < n && (c == '{' && p[i] == '}' || c == '[' && p[i] == ']') {
-					stk = stk[:len(stk)-1]
-					i++
-					if len(stk) == 0 {
-						return i, true
-					}
-					st = wantAfter
-				} else if c == '{' {
-					st = wantKey
-				}
-			case c == '-' || '0' <= c && c <= '9':
-				j, err := t.skipNumber(p, i)
-				if err != nil {
-					return 0, false
-				}
-				i, st = j, wantAfter
-			case c == 't':
-				if i+4 > n || string(p[i:i+4]) != "true" {
-					return 0, false
-				}
-				i, st = i+4, wantAfter
-			case c == 'f':
-				if i+5 > n || string(p[i:i+5]) != "false" {
-					return 0, false
-				}
-				i, st = i+5, wantAfter
-			case c == 'n':
-				if i+4 > n || string(p[i:i+4]) != "null" {
-					return 0, false
-				}
-				i, st = i+4, wantAfter
-			default:
-				return 0, false
-			}
-		case wantKey:
-			if c != '"' {
-				return 0, false
-			}
-			j, ok := shortString(p, i+1)
-			if !ok {
-				var err error
-				if j, err = t.skipString(p, j); err != nil {
-					return 0, false
-				}
-			}
-			i = j + 1
-			for i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
-				i++
-			}
-			if i >= n || p[i] != ':' {
-				return 0, false
-			}
-			i, st = i+1, wantValue
-		case wantAfter:
-			obj := stk[len(stk)-1]
-			switch {
-			case c == ',':
-				i++
-				if obj {
-					st = wantKey
-				} else {
-					st = wantValue
-				}
-			case c == '}' && obj, c == ']' && !obj:
-				stk = stk[:len(stk)-1]
-				i++
-				if len(stk) == 0 {
-					return i, true
-				}
-			default:
-				return 0, false
-			}
-		}
-	}
 }
 
 func (t *tokenizer) topFrame() *frame {

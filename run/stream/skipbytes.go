@@ -1,0 +1,258 @@
+package stream
+
+// This file is skipValue's portable path (skipmask.go is the AVX2 one, and
+// is tested against it): it validates a JSON object or array held in
+// memory one token at a time. The parser's state is where the code is:
+// each state (a value, a key, what follows a value) is a label, so the
+// branch that picks the next token is one per state, which the predictor
+// learns, not one switch shared by all of them. Strings are scanned eight
+// bytes at a time, integers inline, numbers with a fraction or an exponent
+// by numberEnd; the kinds of the 64 outer containers stay in a register.
+// On the corpus's payloads it is about 1.2x the token switch it replaced
+// (BenchmarkSkip, in turns).
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// skipBytes validates the object or array at p[i] (nesting at most room
+// deep) and returns the index after it; false if it is not valid JSON
+// (the caller parses again for the error and its offset).
+func (t *tokenizer) skipBytes(p []byte, i, room int) (int, bool) {
+	n := len(p)
+	var (
+		c     byte
+		depth int
+		objs  uint64 // bit d: the container at depth d < 64 is an object
+		obj   bool   // the innermost container is an object
+	)
+	deep := t.skipDeep[:0] // the same for depths of 64 and more, a word per 64
+	if i >= n {
+		return 0, false
+	}
+	if c = p[i]; c != '{' && c != '[' {
+		return 0, false
+	}
+	goto container
+
+value:
+	for {
+		if i >= n {
+			return 0, false
+		}
+		if c = p[i]; c > ' ' {
+			break
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return 0, false
+		}
+		i++
+	}
+	switch {
+	case c == '"':
+		var ok bool
+		if i, ok = stringEnd(p, i+1); !ok {
+			return 0, false
+		}
+		goto afterValue
+	case '1' <= c && c <= '9':
+		j := i + 1
+		for j < n && p[j]-'0' <= 9 {
+			j++
+		}
+		if j < n && (p[j] == '.' || p[j]|0x20 == 'e') {
+			var ok bool
+			if j, ok = numberEnd(p, i); !ok {
+				return 0, false
+			}
+		}
+		i = j
+		goto afterValue
+	case c == '-' || c == '0':
+		var ok bool
+		if i, ok = numberEnd(p, i); !ok {
+			return 0, false
+		}
+		goto afterValue
+	case c == 't':
+		if n-i < 4 || binary.LittleEndian.Uint32(p[i:]) != 'e'<<24|'u'<<16|'r'<<8|'t' {
+			return 0, false
+		}
+		i += 4
+		goto afterValue
+	case c == 'n':
+		if n-i < 4 || binary.LittleEndian.Uint32(p[i:]) != 'l'<<24|'l'<<16|'u'<<8|'n' {
+			return 0, false
+		}
+		i += 4
+		goto afterValue
+	case c == 'f':
+		if n-i < 5 || binary.LittleEndian.Uint32(p[i+1:]) != 'e'<<24|'s'<<16|'l'<<8|'a' {
+			return 0, false
+		}
+		i += 5
+		goto afterValue
+	case c != '{' && c != '[':
+		return 0, false
+	}
+
+container:
+	// c is p[i], '{' or '['.
+	if depth >= room {
+		return 0, false
+	}
+	obj = c == '{'
+	if depth < 64 {
+		objs = objs&^(1<<uint(depth)) | b2u(obj)<<uint(depth)
+	} else {
+		w := depth>>6 - 1
+		if w == len(deep) {
+			deep = append(deep, 0)
+			t.skipDeep = deep // kept for the next value
+		}
+		deep[w] = deep[w]&^(1<<uint(depth&63)) | b2u(obj)<<uint(depth&63)
+	}
+	depth++
+	for i++; i < n && p[i] <= ' '; i++ {
+		if c = p[i]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return 0, false
+		}
+	}
+	if i >= n {
+		return 0, false
+	}
+	if c = p[i]; c == '}' && obj || c == ']' && !obj {
+		i++
+		goto closed
+	}
+	if obj {
+		goto key
+	}
+	goto value
+
+afterValue:
+	for {
+		if i >= n {
+			return 0, false
+		}
+		if c = p[i]; c > ' ' {
+			break
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return 0, false
+		}
+		i++
+	}
+	if c == ',' {
+		i++
+		if obj {
+			for i < n && p[i] <= ' ' {
+				if c = p[i]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+					return 0, false
+				}
+				i++
+			}
+			goto key
+		}
+		goto value
+	}
+	if c == '}' && obj || c == ']' && !obj {
+		i++
+		goto closed
+	}
+	return 0, false
+
+key:
+	// At the first byte that is not whitespace after '{' or an object's ','.
+	if i >= n || p[i] != '"' {
+		return 0, false
+	}
+	{
+		var ok bool
+		if i, ok = stringEnd(p, i+1); !ok {
+			return 0, false
+		}
+	}
+	for {
+		if i >= n {
+			return 0, false
+		}
+		if c = p[i]; c > ' ' {
+			break
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return 0, false
+		}
+		i++
+	}
+	if c != ':' {
+		return 0, false
+	}
+	i++
+	goto value
+
+closed:
+	if depth--; depth == 0 {
+		return i, true
+	}
+	if d := depth - 1; d < 64 {
+		obj = objs>>uint(d)&1 != 0
+	} else {
+		obj = deep[d>>6-1]>>uint(d&63)&1 != 0
+	}
+	goto afterValue
+}
+
+// stringEnd returns the index after the closing quote of the string whose
+// body starts at p[i], false if it has none or is not a valid JSON string
+// (a control byte, a bad escape). UTF-8 is not checked (package doc).
+func stringEnd(p []byte, i int) (int, bool) {
+	n := len(p)
+	for {
+		for ; n-i >= 8; i += 8 {
+			if m := stopMask(binary.LittleEndian.Uint64(p[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto stop
+			}
+		}
+		for ; i < n && !stopByte[p[i]]; i++ {
+		}
+		if i >= n {
+			return 0, false
+		}
+	stop:
+		switch p[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			if i+1 >= n {
+				return 0, false
+			}
+			switch p[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if n-i < 6 || !isHex(p[i+2]) || !isHex(p[i+3]) || !isHex(p[i+4]) || !isHex(p[i+5]) {
+					return 0, false
+				}
+				i += 6
+			default:
+				return 0, false
+			}
+		default:
+			return 0, false // a control byte
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f'
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
