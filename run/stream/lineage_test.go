@@ -42,3 +42,74 @@ func TestAirbyteMeta(t *testing.T) {
 		})
 	}
 }
+
+// Singer's lineage is a message-level "meta" beside "record": appended to
+// its changes, whatever shape the connector gave it, and never into a
+// member that only looks like it (a "changes" nested deeper or in the
+// record after it, a "meta" field of the record itself). Airbyte's goes into record.meta, never a
+// message-level "meta". Every case runs in memory and spooled (scan).
+func TestLineagePlacement(t *testing.T) {
+	v := `"` + big + `"`
+	ch := func(f string) string {
+		return `{"field":"` + f + `","change":"NULLED","reason":"PLATFORM_FIELD_SIZE_LIMITATION"}`
+	}
+	sp := strings.Repeat(" ", 5000) // beyond isEmptyContainer's 4096-byte chunk
+	tests := []struct {
+		name  string
+		proto Protocol
+		in    string
+		out   string
+	}{
+		{"singer no meta", Singer,
+			`{"type":"RECORD","stream":"s","record":{"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","record":{"v":null},"meta":{"changes":[` + ch("v") + `]}}`},
+		{"singer existing changes after record", Singer,
+			`{"type":"RECORD","stream":"s","record":{"v":` + v + `},"meta":{"changes":[{"field":"x"}]}}`,
+			`{"type":"RECORD","stream":"s","record":{"v":null},"meta":{"changes":[{"field":"x"},` + ch("v") + `]}}`},
+		{"singer blank meta, two entries", Singer,
+			`{"type":"RECORD","stream":"s","meta":{ },"record":{"v":` + v + `,"w":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","meta":{"changes":[` + ch("v") + `,` + ch("w") + `] },"record":{"v":null,"w":null}}`},
+		{"singer meta blank beyond a chunk", Singer,
+			`{"type":"RECORD","stream":"s","meta":{` + sp + `},"record":{"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","meta":{"changes":[` + ch("v") + `]` + sp + `},"record":{"v":null}}`},
+		{"singer meta member beyond a chunk", Singer,
+			`{"type":"RECORD","stream":"s","meta":{` + sp + `"a":1},"record":{"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","meta":{"changes":[` + ch("v") + `],` + sp + `"a":1},"record":{"v":null}}`},
+		{"singer meta not an object", Singer,
+			`{"type":"RECORD","stream":"s","meta":"str","record":{"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","meta":{"changes":[` + ch("v") + `]},"record":{"v":null}}`},
+		{"singer nested changes is not meta's", Singer,
+			`{"type":"RECORD","stream":"s","meta":{"x":{"changes":[1]}},"record":{"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","meta":{"changes":[` + ch("v") + `],"x":{"changes":[1]}},"record":{"v":null}}`},
+		{"singer record's changes after meta are not meta's", Singer,
+			`{"type":"RECORD","stream":"s","meta":{"a":1},"record":{"changes":[1],"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","meta":{"changes":[` + ch("v") + `],"a":1},"record":{"changes":[1],"v":null}}`},
+		{"singer changes null", Singer,
+			`{"type":"RECORD","stream":"s","meta":{"a":2,"changes":null},"record":{"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","meta":{"a":2,"changes":[` + ch("v") + `]},"record":{"v":null}}`},
+		{"singer record's own meta field is data", Singer,
+			`{"type":"RECORD","stream":"s","record":{"meta":{"changes":[]},"v":` + v + `}}`,
+			`{"type":"RECORD","stream":"s","record":{"meta":{"changes":[]},"v":null},"meta":{"changes":[` + ch("v") + `]}}`},
+		{"singer array element path", Singer,
+			`{"type":"RECORD","stream":"s","record":{"v":[1,{"a.b":` + v + `}]}}`,
+			`{"type":"RECORD","stream":"s","record":{"v":[1,{"a.b":null}]},"meta":{"changes":[` + ch("v[1].a.b") + `]}}`},
+		{"airbyte changes an object", Airbyte,
+			`{"type":"RECORD","record":{"stream":"s","data":{"v":` + v + `},"meta":{"changes":{}}}}`,
+			`{"type":"RECORD","record":{"stream":"s","data":{"v":null},"meta":{"changes":[` + ch("v") + `]}}}`},
+		{"airbyte message-level meta is not lineage's", Airbyte,
+			`{"type":"RECORD","meta":{"changes":[]},"record":{"stream":"s","data":{"v":` + v + `}}}`,
+			`{"type":"RECORD","meta":{"changes":[]},"record":{"stream":"s","data":{"v":null},"meta":{"changes":[` + ch("v") + `]}}}`},
+		{"airbyte escaped key", Airbyte,
+			`{"type":"RECORD","record":{"stream":"s","data":{"k\"\u00e9":` + v + `}}}`,
+			`{"type":"RECORD","record":{"stream":"s","data":{"k\"\u00e9":null},"meta":{"changes":[` + ch(`k\"\u00e9`) + `]}}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := scan(t, Config{Protocol: tc.proto, MaxFieldSize: 50}, tc.in+"\n")
+			if r.err != nil || r.out != tc.out+"\n" {
+				t.Fatalf("err %v\nout  %s\nwant %s\nwarn %s", r.err, r.out, tc.out, r.warn)
+			}
+			mustValidLines(t, r.out)
+		})
+	}
+}
