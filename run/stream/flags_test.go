@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 type flagEntry struct {
@@ -78,6 +79,39 @@ func TestFlagsEntriesKeepHostileNames(t *testing.T) {
 		if r.stats.Largest.Field != safeText(dec+"x") || r.stats.Largest.Keys != `{"`+hostile+`":"k`+hostile+`"}` {
 			t.Fatalf("%v: largest %+v", tc.proto, r.stats.Largest)
 		}
+	}
+}
+
+// The input's strings may hold invalid UTF-8 (passed byte-exact in the
+// records: doc.go), but the flags file is syncbox's own JSON: every entry
+// is UTF-8, each bad byte written as \ufffd, so the names decode as
+// encoding/json decodes the input's.
+func TestFlagsEntriesAreUTF8(t *testing.T) {
+	const bad = "a\xff\xc3b\xed\xa0\x80\\\"c"
+	var dec string
+	if err := json.Unmarshal([]byte(`"`+bad+`"`), &dec); err != nil || !utf8.ValidString(dec) {
+		t.Fatal(err)
+	}
+	val := `"` + strings.Repeat("v", 40) + `"`
+	in := `{"type":"RECORD","record":{"stream":"` + bad + `","namespace":"` + bad + `","data":{"id":"` + bad + `","` + bad + `x":` + val + `}}}` + "\n"
+	raw := "a\xff\xc3b\xed\xa0\x80\"c" // as Config.Keys names it: escapes decoded, bytes as they are
+	r := scan(t, Config{Protocol: Airbyte, MaxFieldSize: 30, Keys: map[string][]string{raw: {"id"}}}, in)
+	if !utf8.ValidString(r.flags) || !utf8.ValidString(r.stats.Largest.Keys) {
+		t.Fatalf("flags are not UTF-8: %q\nlargest keys %q", r.flags, r.stats.Largest.Keys)
+	}
+	es := flagEntries(t, r.flags)
+	if len(es) != 1 || es[0].Stream != dec || es[0].Namespace != dec || es[0].Field != dec+"x" || es[0].Keys["id"] != dec {
+		t.Fatalf("flags %q", r.flags)
+	}
+	if !strings.Contains(r.out, `"data":{"id":"`+bad+`","`+bad+`x":null}`) {
+		t.Fatalf("the record is not passed byte-exact: %q", r.out)
+	}
+	// A key property's name (from a Singer SCHEMA).
+	r = scan(t, Config{MaxFieldSize: 30}, `{"type":"SCHEMA","stream":"s","schema":{},"key_properties":["`+bad+`"]}`+"\n"+
+		`{"type":"RECORD","stream":"s","record":{"`+bad+`":7,"v":`+val+`}}`+"\n")
+	es = flagEntries(t, r.flags)
+	if !utf8.ValidString(r.flags) || len(es) != 1 || es[0].Keys[dec] != 7.0 || len(es[0].Keys) != 1 {
+		t.Fatalf("flags %q", r.flags)
 	}
 }
 
