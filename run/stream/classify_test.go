@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -76,3 +78,93 @@ func TestOnStateValueContract(t *testing.T) {
 		t.Fatalf("OnState got %q", got)
 	}
 }
+
+func TestBadLines(t *testing.T) {
+	good := `{"type":"RECORD","stream":"s","record":{"a":1}}`
+	tests := []struct {
+		name     string
+		proto    Protocol
+		in       string
+		out      string
+		invalid  int64
+		empty    int64
+		warnHint string
+	}{
+		{"not json", Auto, "{nope\n" + good + "\n", good + "\n", 1, 0, "line 1"},
+		{"not object", Auto, "[1]\n" + good + "\n", good + "\n", 1, 0, "not a JSON object"},
+		{"unknown type singer", Singer, `{"type":"HELLO"}` + "\n" + good + "\n", good + "\n", 1, 0, "not a known singer message"},
+		{"unknown type auto passes", Auto, `{"type":"HELLO"}` + "\n", `{"type":"HELLO"}` + "\n", 0, 0, ""},
+		{"airbyte record in singer mode", Singer, `{"type":"RECORD","record":{"stream":"s","data":{}}}` + "\n", "", 1, 0, "RECORD"},
+		{"empty lines", Auto, "\n  \r\n" + good + "\n\n", good + "\n", 0, 3, ""},
+		{"no final newline", Auto, good, good + "\n", 0, 0, "no newline"},
+		{"truncated at EOF", Auto, good + "\n" + `{"type":"RECORD","stream":"s","record":{"a":"abc`, good + "\n", 1, 0, "truncated"},
+		{"empty stream", Auto, "", "", 0, 0, "empty stream"},
+		{"two values", Auto, good + " " + good + "\n", "", 1, 0, "after the top-level value"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := scan(t, Config{Protocol: tc.proto, RejectsDir: t.TempDir()}, tc.in)
+			if r.err != nil || r.out != tc.out || r.stats.InvalidLines != tc.invalid || r.stats.EmptyLines != tc.empty ||
+				!strings.Contains(r.warn, tc.warnHint) {
+				t.Fatalf("err %v out %q stats %+v warn %q", r.err, r.out, r.stats, r.warn)
+			}
+			if tc.invalid > 0 && !strings.Contains(r.flags, `"action":"rejected","rejects":"invalid.line`) {
+				t.Fatalf("flags %q", r.flags)
+			}
+			// Strict: the first bad line stops.
+			r = scanOnce(t, Config{Protocol: tc.proto, Strict: true}, tc.in)
+			var pe *PolicyError
+			if (tc.invalid > 0) != errors.As(r.err, &pe) {
+				t.Fatalf("strict: err %v", r.err)
+			}
+		})
+	}
+}
+
+func TestOnStateAfterFlush(t *testing.T) {
+	lines := []string{
+		`{"type":"RECORD","stream":"s","record":{"a":1}}`,
+		`{"type":"STATE","value":{"n":1}}`,
+		`{"type":"RECORD","record":{"stream":"s","data":{"a":2}}}`,
+		`{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"s"},"stream_state":{"n":2}}}}`,
+	}
+	in := strings.Join(lines, "\n") + "\n"
+	var dst flushRecorder
+	var states []string
+	s := New(Config{OnState: func(v []byte) error {
+		// Everything before this STATE is written and flushed.
+		prefix := in[:strings.Index(in, string(v))]
+		prefix = prefix[:strings.LastIndexByte(prefix[:len(prefix)-1], '\n')+1]
+		if dst.buf.String() != prefix || dst.flushed != len(prefix) {
+			t.Errorf("at state %s: dst has %q (flushed %d), want %q", v, dst.buf.String(), dst.flushed, prefix)
+		}
+		states = append(states, string(v))
+		return nil
+	}})
+	if err := s.Run(&dst, strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	if dst.buf.String() != in || len(states) != 2 || states[0] != `{"n":1}` ||
+		states[1] != `{"type":"STREAM","stream":{"stream_descriptor":{"name":"s"},"stream_state":{"n":2}}}` {
+		t.Fatalf("out %q states %q", dst.buf.String(), states)
+	}
+	st := s.Snapshot()
+	if st.States != 2 || st.RecordsSinceState != 0 || string(st.LastState) != states[1] {
+		t.Fatalf("stats %+v", st)
+	}
+	// An OnState error stops the scan.
+	boom := errors.New("boom")
+	s = New(Config{OnState: func([]byte) error { return boom }})
+	if err := s.Run(&dst, strings.NewReader(in)); err != boom {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// flushRecorder records writes and flushes.
+type flushRecorder struct {
+	buf     bytes.Buffer
+	flushed int // bytes at the last flush
+}
+
+func (f *flushRecorder) Write(p []byte) (int, error) { return f.buf.Write(p) }
+func (f *flushRecorder) Flush() error                { f.flushed = f.buf.Len(); return nil }

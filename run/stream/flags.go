@@ -5,12 +5,14 @@ package stream
 // field), how large, which limit and what was done. Entries are bounded
 // (Config.MaxFlags); beyond, they are counted in Stats.FlagsSkipped. Every
 // string in an entry is valid JSON: raw string content copied from the
-// input, cut only on escape and UTF-8 boundaries.
+// input, cut only on escape and UTF-8 boundaries, its invalid UTF-8 bytes
+// written as \ufffd.
 
 import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Bounds of what one flags entry holds.
@@ -67,16 +69,17 @@ func (rc *recordCtx) flag(vi *violation, action, file string) error {
 	// The stream and namespace as this line spells them (the record
 	// number counts the decoded stream).
 	b := fmt.Appendf(s.flagBuf[:0], `{"line":%d,"offset":%d,"stream":"`, s.lineNo, s.lineOff)
-	b = append(append(b, rc.ld.slice(s.curName.start, s.curName.end)...), `",`...)
+	b = append(appendUTF8(b, rc.ld.slice(s.curName.start, s.curName.end)), `",`...)
 	if s.curNS.end > s.curNS.start {
-		b = append(append(append(b, `"namespace":"`...), rc.ld.slice(s.curNS.start, s.curNS.end)...), `",`...)
+		b = append(appendUTF8(append(b, `"namespace":"`...), rc.ld.slice(s.curNS.start, s.curNS.end)), `",`...)
 	}
 	measure := "json" // serialized bytes
 	if vi.utf8 {
 		measure = "utf8" // a string's decoded UTF-8 bytes
 	}
-	b = fmt.Appendf(b, `"record":%d,"keys":%s,"field":"%s","size":%d,"measure":"%s","limit":%d,"reason":"%s","action":"%s"`,
-		rc.recNo, rc.keysJSON, vi.path, vi.size, measure, vi.limit, vi.reason, action)
+	b = fmt.Appendf(b, `"record":%d,"keys":%s,"field":"`, rc.recNo, rc.keysJSON)
+	b = fmt.Appendf(appendUTF8(b, vi.path), `","size":%d,"measure":"%s","limit":%d,"reason":"%s","action":"%s"`,
+		vi.size, measure, vi.limit, vi.reason, action)
 	if file != "" {
 		b = fmt.Appendf(b, `,"rejects":"%s"`, file)
 	}
@@ -100,6 +103,26 @@ func (s *Scanner) flagBadLine(size int64, reason, file string) error {
 	return s.writeFlag(b)
 }
 
+// appendUTF8 appends raw JSON text from the input (string content, or a
+// key value) with each byte that is not part of valid UTF-8 written as
+// \ufffd: the records pass such bytes as they are (doc.go), but a flags
+// entry is UTF-8 JSON (RFC 8259). Escapes are ASCII: none is changed.
+func appendUTF8(b, raw []byte) []byte {
+	if utf8.Valid(raw) {
+		return append(b, raw...)
+	}
+	for len(raw) > 0 {
+		r, n := utf8.DecodeRune(raw)
+		if r == utf8.RuneError && n <= 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, raw[:n]...)
+		}
+		raw = raw[n:]
+	}
+	return b
+}
+
 // keysJSON renders the record's key property values as a JSON object of
 // at most about maxKeysJSON bytes: key names cut on an escape boundary,
 // large values replaced by their size, and "…" : n for keys left out.
@@ -119,12 +142,16 @@ func (s *Scanner) keysJSON(ld lineData, fields []fieldInfo) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, '"')
+		n := len(b)
 		b = appendCut(b, ld, v.key.start, v.key.end, maxPathSeg)
+		if !utf8.Valid(b[n:]) {
+			b = appendUTF8(b[:n], append([]byte(nil), b[n:]...))
+		}
 		b = append(b, `":`...)
 		if v.end-v.start > maxKeyValue {
 			b = fmt.Appendf(b, `"<%d bytes>"`, v.end-v.start)
 		} else {
-			b = append(b, ld.slice(v.start, v.end)...)
+			b = appendUTF8(b, ld.slice(v.start, v.end))
 		}
 	}
 	if left > 0 {

@@ -32,3 +32,18 @@ func TestRejectsDirRefusesATenantsLink(t *testing.T) {
 		}
 	}
 }
+
+func TestRejectNamesAreSanitized(t *testing.T) {
+	dir := t.TempDir()
+	in := `{"type":"RECORD","stream":"../../etc/passwd","record":{"../x":"` + big + `"}}` + "\n"
+	r := scan(t, Config{MaxFieldSize: 10, RejectsDir: dir}, in+in)
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 || r.stats.Flagged != 2 {
+		t.Fatalf("entries %v flags %s", ents, r.flags)
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), "/") || strings.HasPrefix(e.Name(), ".") {
+			t.Fatalf("bad name %q", e.Name())
+		}
+	}
+}
