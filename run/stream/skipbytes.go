@@ -37,17 +37,8 @@ func (t *tokenizer) skipBytes(p []byte, i, room int) (int, bool) {
 	goto container
 
 value:
-	for {
-		if i >= n {
-			return 0, false
-		}
-		if c = p[i]; c > ' ' {
-			break
-		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return 0, false
-		}
-		i++
+	if i, c = nextByte(p, i); c <= ' ' {
+		return 0, false
 	}
 	switch {
 	case c == '"':
@@ -114,15 +105,10 @@ container:
 		deep[w] = deep[w]&^(1<<uint(depth&63)) | b2u(obj)<<uint(depth&63)
 	}
 	depth++
-	for i++; i < n && p[i] <= ' '; i++ {
-		if c = p[i]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return 0, false
-		}
-	}
-	if i >= n {
+	if i, c = nextByte(p, i+1); c <= ' ' {
 		return 0, false
 	}
-	if c = p[i]; c == '}' && obj || c == ']' && !obj {
+	if c == '}' && obj || c == ']' && !obj {
 		i++
 		goto closed
 	}
@@ -132,27 +118,12 @@ container:
 	goto value
 
 afterValue:
-	for {
-		if i >= n {
-			return 0, false
-		}
-		if c = p[i]; c > ' ' {
-			break
-		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return 0, false
-		}
-		i++
+	if i, c = nextByte(p, i); c <= ' ' {
+		return 0, false
 	}
 	if c == ',' {
 		i++
 		if obj {
-			for i < n && p[i] <= ' ' {
-				if c = p[i]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-					return 0, false
-				}
-				i++
-			}
 			goto key
 		}
 		goto value
@@ -164,8 +135,8 @@ afterValue:
 	return 0, false
 
 key:
-	// At the first byte that is not whitespace after '{' or an object's ','.
-	if i >= n || p[i] != '"' {
+	// After '{' (at the first byte that is not whitespace) or an object's ','.
+	if i, c = nextByte(p, i); c != '"' {
 		return 0, false
 	}
 	{
@@ -174,17 +145,8 @@ key:
 			return 0, false
 		}
 	}
-	for {
-		if i >= n {
-			return 0, false
-		}
-		if c = p[i]; c > ' ' {
-			break
-		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return 0, false
-		}
-		i++
+	if i, c = nextByte(p, i); c <= ' ' {
+		return 0, false
 	}
 	if c != ':' {
 		return 0, false
@@ -244,6 +206,19 @@ func stringEnd(p []byte, i int) (int, bool) {
 			return 0, false // a control byte
 		}
 	}
+}
+
+// nextByte returns the first byte at or after p[i] that is not JSON
+// whitespace, and its index; a byte of 0x20 or below (0 at the end of p)
+// where anything else was found, which no token starts with.
+func nextByte(p []byte, i int) (int, byte) {
+	for ; i < len(p); i++ {
+		c := p[i]
+		if c > ' ' || c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return i, c
+		}
+	}
+	return i, 0
 }
 
 func isHex(c byte) bool {
