@@ -88,14 +88,9 @@ func TestSkipBytesDepthAndKinds(t *testing.T) {
 // FuzzSkipBytes: for any bytes after a '[' or '{', skipBytes and
 // encoding/json agree.
 func FuzzSkipBytes(f *testing.F) {
-	for _, v := range skipCases(f)[:400] {
-		f.Add([]byte(v[1:]), v[0] == '{')
-	}
+	addBracketSeeds(f)
 	f.Fuzz(func(t *testing.T, rest []byte, obj bool) {
-		v := append([]byte{'['}, rest...)
-		if obj {
-			v[0] = '{'
-		}
+		v := bracketed(rest, obj)
 		var tk tokenizer
 		skipBytesJudged(t, &tk, v)
 	})

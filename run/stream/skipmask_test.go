@@ -221,17 +221,28 @@ func BenchmarkSkip(b *testing.B) {
 	b.ReportMetric(best[1]/best[0], "x-bytes")
 }
 
-// FuzzSkipMasked: for any bytes after a '[' or '{', skipMasked (both
-// classifiers) and skipBytes agree.
-func FuzzSkipMasked(f *testing.F) {
+// addBracketSeeds seeds a fuzz target of (rest, obj) with the first 400
+// cases: the bytes after their opening bracket, and whether it is '{'.
+func addBracketSeeds(f *testing.F) {
 	for _, v := range skipCases(f)[:400] {
 		f.Add([]byte(v[1:]), v[0] == '{')
 	}
+}
+
+// bracketed is rest after '{' (obj) or '['.
+func bracketed(rest []byte, obj bool) []byte {
+	if obj {
+		return append([]byte{'{'}, rest...)
+	}
+	return append([]byte{'['}, rest...)
+}
+
+// FuzzSkipMasked: for any bytes after a '[' or '{', skipMasked (both
+// classifiers) and skipBytes agree.
+func FuzzSkipMasked(f *testing.F) {
+	addBracketSeeds(f)
 	f.Fuzz(func(t *testing.T, rest []byte, obj bool) {
-		v := append([]byte{'['}, rest...)
-		if obj {
-			v[0] = '{'
-		}
+		v := bracketed(rest, obj)
 		var tk tokenizer
 		wantEnd, wantOK := tk.skipBytes(v, 0, 200)
 		for _, f := range []func([]byte) blockMasks{classifySIMD, classifySWAR} {
