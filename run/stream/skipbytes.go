@@ -5,16 +5,15 @@ package stream
 // memory one token at a time. The parser's state is where the code is:
 // each state (a value, a key, what follows a value) is a label, so the
 // branch that picks the next token is one per state, which the predictor
-// learns, not one switch shared by all of them. Strings are scanned eight
-// bytes at a time, integers inline, numbers with a fraction or an exponent
-// by numberEnd; the kinds of the 64 outer containers stay in a register.
-// On the corpus's payloads it is about 1.2x the token switch it replaced
-// (BenchmarkSkip, in turns).
+// learns, not one switch shared by all of them. Strings go through the
+// package's one string scanner (scanstr.go), integers inline, numbers with
+// a fraction or an exponent through numberEnd; the kinds of the 64 outer
+// containers stay in a register. On the corpus's payloads it is about
+// 1.07x the token switch it replaced (BenchmarkSkip without SIMD, in
+// turns); a string loop of its own made that 1.2x, and was not kept: one
+// string grammar, not two.
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
+import "encoding/binary"
 
 // skipBytes validates the object or array at p[i] (nesting at most room
 // deep) and returns the index after it; false if it is not valid JSON
@@ -43,7 +42,7 @@ value:
 	switch {
 	case c == '"':
 		var ok bool
-		if i, ok = stringEnd(p, i+1); !ok {
+		if i, ok = t.stringEnd(p, i+1); !ok {
 			return 0, false
 		}
 		goto afterValue
@@ -141,7 +140,7 @@ key:
 	}
 	{
 		var ok bool
-		if i, ok = stringEnd(p, i+1); !ok {
+		if i, ok = t.stringEnd(p, i+1); !ok {
 			return 0, false
 		}
 	}
@@ -167,45 +166,18 @@ closed:
 }
 
 // stringEnd returns the index after the closing quote of the string whose
-// body starts at p[i], false if it has none or is not a valid JSON string
-// (a control byte, a bad escape). UTF-8 is not checked (package doc).
-func stringEnd(p []byte, i int) (int, bool) {
-	n := len(p)
-	for {
-		for ; n-i >= 8; i += 8 {
-			if m := stopMask(binary.LittleEndian.Uint64(p[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto stop
-			}
-		}
-		for ; i < n && !stopByte[p[i]]; i++ {
-		}
-		if i >= n {
+// body starts at p[i], false if it has none or is not a valid JSON string:
+// the package's one string scanner (scanstr.go), its short case inline.
+// UTF-8 is not checked (package doc).
+func (t *tokenizer) stringEnd(p []byte, i int) (int, bool) {
+	j, ok := shortString(p, i)
+	if !ok {
+		var err error
+		if j, err = t.skipString(p, j); err != nil {
 			return 0, false
 		}
-	stop:
-		switch p[i] {
-		case '"':
-			return i + 1, true
-		case '\\':
-			if i+1 >= n {
-				return 0, false
-			}
-			switch p[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if n-i < 6 || !isHex(p[i+2]) || !isHex(p[i+3]) || !isHex(p[i+4]) || !isHex(p[i+5]) {
-					return 0, false
-				}
-				i += 6
-			default:
-				return 0, false
-			}
-		default:
-			return 0, false // a control byte
-		}
 	}
+	return j + 1, true
 }
 
 // nextByte returns the first byte at or after p[i] that is not JSON
@@ -219,10 +191,6 @@ func nextByte(p []byte, i int) (int, byte) {
 		}
 	}
 	return i, 0
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f'
 }
 
 func b2u(b bool) uint64 {
