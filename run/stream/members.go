@@ -78,15 +78,22 @@ func (t *tokenizer) noteMember(role byte, key []byte) int {
 	if i < 0 {
 		return -1
 	}
+	t.seeMember(role, i, escaped)
+	if escaped {
+		return -1
+	}
+	return i
+}
+
+// seeMember notes readMembers[role][i] as seen in the current object of
+// role, or as its fault if it was seen before or is spelled with escapes
+// (the first fault of a role is the one reported).
+func (t *tokenizer) seeMember(role byte, i int, escaped bool) {
 	if bit := uint16(1) << i; (t.seen[role]&bit != 0 || escaped) && t.faults[role].name == "" {
 		t.faults[role], t.faulty = memberFault{name: readMembers[role][i], escaped: escaped}, true
 	} else {
 		t.seen[role] |= bit
 	}
-	if escaped {
-		return -1
-	}
-	return i
 }
 
 // readIndex is the index of key in readMembers[role], -1 if it is not

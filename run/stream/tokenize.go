@@ -919,11 +919,7 @@ func (t *tokenizer) parseLine(p []byte) error {
 				top.key = span{int64(i + 1), int64(j)}
 				r := readIndex(roleRoot, key)
 				if r >= 0 {
-					if bit := uint16(1) << r; t.seen[roleRoot]&bit == 0 {
-						t.seen[roleRoot] |= bit
-					} else if t.faults[roleRoot].name == "" {
-						t.faults[roleRoot], t.faulty = memberFault{name: readMembers[roleRoot][r]}, true
-					}
+					t.seeMember(roleRoot, r, false)
 				}
 				ki := &keyInfos[roleRoot][r+1]
 				top.rec, top.krole, top.slot = true, ki.role, ki.slot
