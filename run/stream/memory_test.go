@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	runreport "syncbox/run/report"
 )
 
 // The memory tests run the scanner in a child process (this test binary,
@@ -45,7 +47,9 @@ func TestHelperProcess(t *testing.T) {
 	s := New(cfg)
 	err := s.Run(os.Stdout, os.Stdin)
 	st := s.Snapshot()
-	json.NewEncoder(os.Stderr).Encode(map[string]any{"err": fmt.Sprint(err), "stats": st})
+	// Its own peak (VmHWM), measured here: the rusage of a child starts
+	// from the parent's high-water mark (TestHelperPeakIsTheChilds).
+	json.NewEncoder(os.Stderr).Encode(map[string]any{"err": fmt.Sprint(err), "stats": st, "peak": runreport.RunnerPeakRSS()})
 	if err != nil {
 		os.Exit(1)
 	}
@@ -343,13 +347,17 @@ func runMemCases(t *testing.T, cases []memCase) {
 			if werr != nil {
 				t.Fatalf("child: %v\n%s", werr, stderr.Bytes())
 			}
-			rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
 			var res struct {
 				Err   string
 				Stats Stats
+				Peak  int64
 			}
 			if err := json.Unmarshal(bytes.TrimSpace(stderr.Bytes()), &res); err != nil {
 				t.Fatalf("child stderr %q", stderr.Bytes())
+			}
+			rss := res.Peak
+			if rss <= 0 {
+				t.Fatalf("the helper could not read its peak RSS (VmHWM): %q", stderr.Bytes())
 			}
 			flags, _ := os.ReadFile(flagsPath)
 			t.Logf("%s: in %d bytes, out %d bytes in %v, peak RSS %.1f MiB", tc.name, res.Stats.InputBytes, out.n,
@@ -360,4 +368,29 @@ func runMemCases(t *testing.T, cases []memCase) {
 			tc.check(t, out, res.Stats, flags, rej)
 		})
 	}
+}
+
+// TestHelperPeakIsTheChilds: the peak RSS the memory tests check is the
+// helper process's own, whatever the test process holds. (A child's
+// rusage Maxrss starts from its parent's high-water mark at exec, so a
+// test process that had grown past rssLimit failed every case at once.)
+func TestHelperPeakIsTheChilds(t *testing.T) {
+	if swarPass {
+		t.Skip("the same in both passes")
+	}
+	held := make([]byte, 2*rssLimit)
+	for i := range held {
+		held[i] = byte(i)
+	}
+	runMemCases(t, []memCase{{name: "one small record while the parent holds 2x the limit",
+		gen: func(w io.Writer) error {
+			_, err := io.WriteString(w, `{"type":"RECORD","stream":"s","record":{"a":1}}`+"\n")
+			return err
+		},
+		check: func(t *testing.T, out *tailWriter, st Stats, flags []byte, rej string) {
+			if st.Records != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+		}}})
+	runtime.KeepAlive(held)
 }
